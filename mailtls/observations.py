@@ -1,0 +1,164 @@
+"""Immutable records of what the probes saw.
+
+A probe returns one of these and never judges it; checks read them and judge; the evidence
+module renders them. Every record says when and from where (resolver, IP and port) it was seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+DnsStatus = Literal["ok", "nodata", "nxdomain", "servfail", "refused", "timeout", "error"]
+
+
+@dataclass(frozen=True)
+class DnsAnswer:
+    """One DNS question and the validating resolver's answer."""
+
+    qname: str
+    rdtype: str
+    status: DnsStatus
+    rcode: str
+    records: tuple[str, ...]  # presentation form of the final RRset (after CNAMEs)
+    ttl: int | None
+    authenticated: bool  # the AD bit from the resolver
+    resolver: str  # "ip:port" of the resolver that answered
+    cname_chain: tuple[str, ...] = ()
+    error: str | None = None
+    queried_at: str = ""  # ISO 8601 UTC
+    elapsed_ms: float = 0.0
+
+    @property
+    def dnssec(self) -> str:
+        """'secure' when the resolver set AD; otherwise 'insecure' (or 'unknown' on failure)."""
+        if self.status in ("servfail", "timeout", "error", "refused"):
+            return "unknown"
+        return "secure" if self.authenticated else "insecure"
+
+    def describe(self) -> str:
+        if self.status == "ok":
+            return f"{self.qname} {self.rdtype}: {', '.join(self.records)}"
+        if self.status == "nodata":
+            return f"{self.qname} {self.rdtype}: no records (NOERROR/NODATA)"
+        detail = f" ({self.error})" if self.error else ""
+        return f"{self.qname} {self.rdtype}: {self.rcode}{detail} from resolver {self.resolver}"
+
+
+@dataclass(frozen=True)
+class MxHost:
+    name: str  # A-label, no trailing dot
+    preference: int
+    addresses: tuple[str, ...]
+    a: DnsAnswer | None
+    aaaa: DnsAnswer | None
+
+    def lookup_failure(self) -> str | None:
+        """A lookup that failed (not NXDOMAIN/NODATA), which leaves the addresses unknown."""
+        for ans in (self.a, self.aaaa):
+            if ans is not None and ans.status not in ("ok", "nodata", "nxdomain"):
+                return ans.describe()
+        return None
+
+
+DiscoveryKind = Literal["mx", "null", "implicit", "none", "error"]
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """Where mail for a domain goes (RFC 5321 §5.1, RFC 7505), as the resolver answered."""
+
+    domain: str
+    kind: DiscoveryKind
+    mx: DnsAnswer
+    hosts: tuple[MxHost, ...] = ()  # sorted by preference; for implicit MX the domain itself
+    null_mx: bool = False
+    other_mx_with_null: tuple[str, ...] = ()
+    error: str | None = None
+    answers: tuple[DnsAnswer, ...] = ()  # every answer used, for evidence
+
+
+Direction = Literal["C", "S", "*"]  # client, server, event
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    t: float  # seconds since the connection attempt started
+    direction: Direction
+    text: str
+
+
+@dataclass(frozen=True)
+class SmtpReply:
+    code: int
+    lines: tuple[str, ...]  # the text after "NNN-" / "NNN "
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        """EHLO keywords (upper case), from every line after the greeting line."""
+        return tuple(line.split(" ", 1)[0].upper() for line in self.lines[1:] if line)
+
+    def text(self) -> str:
+        return " / ".join(self.lines)
+
+
+@dataclass(frozen=True)
+class TlsSession:
+    """The outcome of a full TLS handshake with Python's ssl (a modern, broad client offer)."""
+
+    version: str
+    cipher: str
+    cipher_bits: int | None
+    server_name: str | None  # SNI sent
+    chain_der: tuple[bytes, ...]  # as served by the peer, leaf first
+    handshake_ms: float
+
+
+FailureKind = Literal[
+    "connect", "timeout", "reset", "closed", "protocol", "too_long", "rate_limited", "tls", "refused"
+]
+
+
+@dataclass(frozen=True)
+class ProbeFailure:
+    stage: str  # connect | banner | ehlo | starttls | tls | ehlo_tls | quit
+    kind: FailureKind
+    message: str
+
+    @property
+    def inconclusive(self) -> bool:
+        """421/454 or a reset: the server may be rate-limiting us; this never counts as pass or fail."""
+        return self.kind in ("rate_limited", "reset")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    ip: str
+    port: int
+    host: str | None  # the name we connect for (SNI, evidence)
+
+    def __str__(self) -> str:
+        ip = f"[{self.ip}]" if ":" in self.ip else self.ip
+        return f"{self.host or '?'} ({ip}:{self.port})"
+
+
+@dataclass(frozen=True)
+class SmtpObservation:
+    endpoint: Endpoint
+    started: str
+    finished: str
+    transcript: tuple[TranscriptLine, ...]
+    banner: SmtpReply | None = None
+    ehlo: SmtpReply | None = None
+    starttls: SmtpReply | None = None
+    tls: TlsSession | None = None
+    tls_error: str | None = None
+    ehlo_tls: SmtpReply | None = None
+    failure: ProbeFailure | None = None
+    attempts: int = 1
+    connections: int = 1
+    earlier_attempts: tuple[str, ...] = field(default=())  # why a retry was made
+
+    @property
+    def starttls_offered(self) -> bool:
+        return self.ehlo is not None and self.ehlo.code == 250 and "STARTTLS" in self.ehlo.keywords

@@ -1,0 +1,383 @@
+"""pytest glue: options, parametrization, probe scheduling, verdicts, evidence and the report.
+
+The plugin reports and never judges: checks (``checks/``) assert, probes (``mailtls.probes``)
+observe, and this module connects them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Generator
+from html import escape
+from typing import Any
+
+import pytest
+
+from mailtls import __version__, requirements
+from mailtls.evidence import render_html, to_jsonable
+from mailtls.inventory import Domain, InventoryError
+from mailtls.observations import Discovery, SmtpObservation
+from mailtls.runstate import MailtlsRun, SettingsError
+from mailtls.scheduler import PROBES, ProbeContext, ProbeCrash, plan, run
+from mailtls.targets import Target
+from mailtls.verdicts import NA_PREFIX, Advisory, Inconclusive, inconclusive, not_applicable
+
+RUN = pytest.StashKey[MailtlsRun]()
+EVIDENCE = pytest.StashKey[list[object]]()
+
+
+# ---------------------------------------------------------------- options and configuration
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("mailtls", "mailtls: email transport security compliance")
+    g.addoption("--inventory", dest="mailtls_inventory", metavar="PATH",
+                help="YAML inventory of the domains to audit (required to run the checks)")
+    g.addoption("--resolver", dest="mailtls_resolver", metavar="IP[:PORT]",
+                help="validating DNS resolver for every lookup (default: the system's first resolver)")
+    g.addoption("--ca-bundle", dest="mailtls_ca_bundle", metavar="PEM",
+                help="trusted roots for every certificate validation (default: certifi's Mozilla roots)")
+    g.addoption("--profile", dest="mailtls_profile", default="nist", choices=requirements.PROFILES,
+                help="verdict profile unless the inventory sets one per client or domain (default: nist)")
+    g.addoption("--evidence-json", dest="mailtls_evidence_json", metavar="PATH",
+                help="write every verdict and its evidence as JSON")
+    g.addoption("--timeout", dest="mailtls_timeout", type=float, default=10.0, metavar="SECONDS",
+                help="timeout per network step (default: 10)")
+    g.addoption("--concurrency", dest="mailtls_concurrency", type=int, default=16, metavar="N",
+                help="targets (IP addresses) probed at once (default: 16)")
+    g.addoption("--ehlo-name", dest="mailtls_ehlo_name", metavar="NAME",
+                help="name we announce in EHLO (default: this machine's FQDN)")
+    # `--strict` is pytest's own option (an alias of --strict-markers); mailtls reads it too:
+    # with --strict, warn-level findings fail the run.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requirement(id): the catalogue requirement this check asserts")
+    try:
+        state = MailtlsRun.from_options(config.option)
+    except (InventoryError, SettingsError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[RUN] = state
+    meta_key = _metadata_key()
+    if meta_key is not None and state.inventory is not None:
+        meta = config.stash[meta_key]
+        meta.update(_run_facts(state))
+
+
+def _metadata_key() -> Any:
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:  # pragma: no cover - pytest-html always brings pytest-metadata
+        return None
+    return metadata_key
+
+
+def _run_facts(state: MailtlsRun) -> dict[str, str]:
+    inv = state.inventory
+    return {
+        "mailtls version": __version__,
+        "Inventory": str(inv.path) if inv else "-",
+        "Inventory SHA-256": inv.sha256 if inv else "-",
+        "Profile": state.profile + " (unless the inventory sets one per domain)",
+        "Resolver": str(state.resolver),
+        "CA bundle": str(state.ca_bundle),
+        "Started": state.started,
+    }
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(RUN, None)
+    if state is None or state.inventory is None:
+        return [f"mailtls {__version__}: no --inventory given"]
+    return [f"mailtls {__version__}: inventory {state.inventory.path} (sha256 {state.inventory.sha256[:16]}…), "
+            f"{len(state.inventory.domains)} domain(s), profile {state.profile}, resolver {state.resolver}, "
+            f"CA bundle {state.ca_bundle}"]
+
+
+# ---------------------------------------------------------------- collection
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("requirement")
+    if marker is None:
+        return
+    state = metafunc.config.stash[RUN]
+    if state.inventory is None:
+        raise pytest.UsageError(
+            "mailtls: the compliance checks need an inventory: pytest --inventory=FILE.yaml "
+            "(see inventories/example.yaml). To run the project's own tests: pytest tests")
+    req = requirements.get(marker.args[0])
+    if "target" not in metafunc.fixturenames:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: a check must take the 'target' fixture")
+    targets = state.targets(req.scope)
+    metafunc.parametrize("target", targets, ids=[t.id for t in targets])
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash[RUN]
+    if state.inventory is None or session.config.option.collectonly:
+        return
+    needs = [
+        (name, item.callspec.params["target"])
+        for item in session.items
+        if isinstance(item, pytest.Function) and hasattr(item, "callspec") and "target" in item.callspec.params
+        for name in item.fixturenames if name in PROBES
+    ]
+    jobs = plan(needs)
+    if not jobs:
+        return
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    ips = len(set(jobs.values()))
+
+    def progress(done: int, total: int) -> None:
+        if tr is not None:
+            line = f"mailtls: probing {ips} address(es): {done}/{total} probes done"
+            if tr.isatty:
+                tr.rewrite(line)
+            elif done == total:
+                tr.write_line(line)
+
+    started = time.monotonic()
+    state.observations = run(jobs, ProbeContext(state.smtp_settings), state.concurrency, progress)
+    state.probing_seconds = time.monotonic() - started
+    if tr is not None:
+        tr.write_line(f"mailtls: {len(jobs)} probe(s) of {ips} address(es) in {state.probing_seconds:.1f}s")
+
+
+# ---------------------------------------------------------------- fixtures
+
+@pytest.fixture
+def mailtls_run(request: pytest.FixtureRequest) -> MailtlsRun:
+    return request.config.stash[RUN]
+
+
+def _record(request: pytest.FixtureRequest, obs: object) -> None:
+    request.node.stash.setdefault(EVIDENCE, []).append(obs)
+
+
+@pytest.fixture
+def domain_settings(target: Target, mailtls_run: MailtlsRun) -> Domain:
+    """The inventory entry of the target's domain."""
+    return mailtls_run.domain(target.domain)
+
+
+@pytest.fixture
+def profile(target: Target, mailtls_run: MailtlsRun) -> str:
+    """The verdict profile for this target's domain (inventory setting, else --profile)."""
+    return mailtls_run.profile_for(target.domain)
+
+
+@pytest.fixture
+def discovery(request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun) -> Discovery:
+    """MX discovery of the target's domain, as the resolver answered it."""
+    found = mailtls_run.discover()[target.domain]
+    _record(request, found)
+    return found
+
+
+def _available(request: pytest.FixtureRequest, target: Target, state: MailtlsRun) -> None:
+    if target.unavailable is None:
+        return
+    _record(request, state.discover()[target.domain])
+    if target.unavailable_verdict == "not_applicable":
+        not_applicable(target.unavailable)
+    inconclusive(target.unavailable)
+
+
+def _observation(request: pytest.FixtureRequest, name: str, target: Target, state: MailtlsRun) -> object:
+    _available(request, target, state)
+    key = PROBES[name].key(target)
+    obs = state.observations.get((name, key))
+    if obs is None:
+        inconclusive(f"no {name} observation was made for {target.id} (internal scheduling error)")
+    _record(request, obs)
+    if isinstance(obs, ProbeCrash):
+        inconclusive(obs.message)
+    return obs
+
+
+@pytest.fixture
+def smtp(request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun) -> SmtpObservation:
+    """The SMTP session with the target (banner, EHLO, STARTTLS, TLS, EHLO, QUIT)."""
+    obs = _observation(request, "smtp", target, mailtls_run)
+    assert isinstance(obs, SmtpObservation)
+    return obs
+
+
+# ---------------------------------------------------------------- verdicts and evidence
+
+def _message(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
+    text = str(excinfo.value).strip()
+    if isinstance(excinfo.value, AssertionError):
+        text = text.split("\nassert ", 1)[0].strip()
+        if text.startswith("assert "):
+            text = "assertion failed: " + text
+    return text or type(excinfo.value).__name__
+
+
+def _classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str, str] | None:
+    if report.when == "teardown" or (report.when == "setup" and report.passed):
+        return None
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        return "not_applicable", reason.removeprefix(NA_PREFIX)
+    if report.passed:
+        return "pass", ""
+    assert call.excinfo is not None
+    exc = call.excinfo.value
+    if isinstance(exc, Advisory):
+        return "warn", _message(call.excinfo)
+    if isinstance(exc, Inconclusive):
+        return "error", _message(call.excinfo)
+    if isinstance(exc, AssertionError) and report.when == "call":
+        return "fail", _message(call.excinfo)
+    return "error", f"internal error in the check: {type(exc).__name__}: {_message(call.excinfo)}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    marker = item.get_closest_marker("requirement")
+    if marker is None or not isinstance(item, pytest.Function) or "target" not in item.callspec.params:
+        return report
+    decided = _classify(report, call)
+    if decided is None:
+        return report
+    verdict, message = decided
+    state = item.config.stash[RUN]
+    target: Target = item.callspec.params["target"]
+    req = requirements.get(marker.args[0])
+    waived = False
+    if verdict == "warn" and not state.strict:
+        report.outcome = "passed"
+        report.longrepr = None
+    if verdict in ("fail", "warn"):
+        waived, note = _apply_waiver(state, target, req.id, report, message)
+        message += note
+    if verdict != "pass" and report.longrepr is not None and not report.skipped:
+        # A short, readable finding instead of a traceback: the check's code is not the evidence.
+        report.longrepr = f"{req.id} [{verdict}] {message}\n  rule: {req.rule}\n  fix: {req.fix}"
+    report.mailtls_verdict = verdict  # type: ignore[attr-defined]
+    report.user_properties += [("requirement", req.id), ("verdict", verdict)]
+    evidence = item.stash.get(EVIDENCE, [])
+    _attach_extras(item, report, req, verdict, message, evidence)
+    state.results[item.nodeid] = {
+        "test": item.nodeid, "requirement": req.id, "domain": target.domain, "host": target.host,
+        "ip": target.ip, "port": target.port, "verdict": verdict, "message": message,
+        "waived": waived, "evidence": [to_jsonable(e) for e in evidence],
+    }
+    return report
+
+
+def _apply_waiver(state: MailtlsRun, target: Target, req_id: str, report: pytest.TestReport,
+                  message: str) -> tuple[bool, str]:
+    today = dt.datetime.now(dt.UTC).date()
+    for waiver in state.domain(target.domain).waivers:
+        if not waiver.covers(req_id, target.host):
+            continue
+        if waiver.expired(today):
+            return False, f" [waiver expired on {waiver.expires}: {waiver.reason}]"
+        if report.failed:
+            report.outcome = "skipped"
+            report.wasxfail = f"waived until {waiver.expires}: {waiver.reason}"  # type: ignore[attr-defined]
+        return True, f" [waived until {waiver.expires}: {waiver.reason}]"
+    return False, ""
+
+
+def _attach_extras(item: pytest.Item, report: pytest.TestReport, req: requirements.Requirement,
+                   verdict: str, message: str, evidence: list[object]) -> None:
+    try:
+        from pytest_html import extras
+    except ImportError:  # pragma: no cover
+        return
+    head = (f"<div class='mailtls-verdict'><b>{escape(req.id)}</b> - {escape(req.title)}: "
+            f"<b>{escape(verdict)}</b><br>{escape(message)}<br><i>{escape(req.citation_text())}</i>"
+            f"<br>Rule: {escape(req.rule)}<br>Fix: {escape(req.fix)}</div>")
+    body = "".join(render_html(e) for e in evidence)
+    report.extras = [*getattr(report, "extras", []), extras.html(head + body),  # type: ignore[attr-defined]
+                     extras.json([to_jsonable(e) for e in evidence], name="evidence JSON")]
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    verdict = getattr(report, "mailtls_verdict", None)
+    if report.when != "call":
+        return None
+    if verdict == "warn" and report.passed:
+        return "warned", "W", ("WARN", {"yellow": True})
+    if verdict == "error" and report.failed:
+        return "error", "E", ("ERROR", {"red": True})
+    return None
+
+
+# ---------------------------------------------------------------- pytest-html columns and summary
+
+def pytest_html_report_title(report: Any) -> None:
+    report.title = "mailtls - email transport security report"
+
+
+def pytest_html_results_table_header(cells: list[str]) -> None:
+    cells.insert(1, '<th class="sortable" data-column-type="requirement">Requirement</th>')
+    cells.insert(2, '<th class="sortable" data-column-type="verdict">Verdict</th>')
+    cells.insert(3, '<th class="sortable" data-column-type="domain">Domain</th>')
+    cells.insert(4, '<th class="sortable" data-column-type="host">Host</th>')
+    cells.insert(5, '<th class="sortable" data-column-type="ip">IP</th>')
+
+
+def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
+    props = dict(report.user_properties)
+    params = _target_of(report)
+    values = [props.get("requirement", ""), props.get("verdict", ""),
+              params.domain if params else "", (params.host or "") if params else "",
+              (params.ip or "") if params else ""]
+    for offset, (name, value) in enumerate(zip(("requirement", "verdict", "domain", "host", "ip"),
+                                               values, strict=True)):
+        cells.insert(1 + offset, f'<td class="col-{name}">{escape(str(value))}</td>')
+    if props.get("verdict") == "error":
+        cells[0] = '<td class="col-result">Error</td>'
+
+
+def _target_of(report: pytest.TestReport) -> Target | None:
+    return _TARGETS.get(report.nodeid)
+
+
+_TARGETS: dict[str, Target] = {}
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    if isinstance(item, pytest.Function) and hasattr(item, "callspec"):
+        target = item.callspec.params.get("target")
+        if isinstance(target, Target):
+            _TARGETS[item.nodeid] = target
+
+
+def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str],
+                                session: pytest.Session) -> None:
+    state = session.config.stash.get(RUN, None)
+    if state is None or state.inventory is None:
+        return
+    from mailtls.summary import summary_html
+    prefix.append(summary_html(state))
+
+
+# ---------------------------------------------------------------- machine output
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config.stash.get(RUN, None)
+    if state is None or state.inventory is None:
+        return
+    state.finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    if state.evidence_json is None:
+        return
+    document = {
+        "tool": {"name": "mailtls", "version": __version__},
+        "run": {"started": state.started, "finished": state.finished,
+                "inventory": str(state.inventory.path), "inventory_sha256": state.inventory.sha256,
+                "profile": state.profile, "resolver": str(state.resolver), "ca_bundle": str(state.ca_bundle)},
+        "results": list(state.results.values()),
+    }
+    state.evidence_json.parent.mkdir(parents=True, exist_ok=True)
+    state.evidence_json.write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Probes: they connect, observe and record; they never judge."""

@@ -1,0 +1,154 @@
+"""DNS queries through one configured (validating) resolver, recording the AD bit.
+
+We send our own queries (RD, AD and DO set) so the answer, its RCODE, its CNAME chain and the AD
+bit are all recorded as evidence. The resolver is ``--resolver IP[:PORT]`` or, by default, the
+first nameserver of the system configuration.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+
+from mailtls.observations import DnsAnswer, DnsStatus
+
+MAX_CNAME_HOPS = 8
+
+
+@dataclass(frozen=True)
+class ResolverAddress:
+    ip: str
+    port: int = 53
+
+    def __str__(self) -> str:
+        ip = f"[{self.ip}]" if ":" in self.ip else self.ip
+        return f"{ip}:{self.port}"
+
+
+def parse_resolver(text: str | None) -> ResolverAddress:
+    """Parse ``IP``, ``IP:PORT``, ``[IPv6]:PORT``; ``None`` means the system's first resolver."""
+    import ipaddress
+
+    if not text:
+        system = dns.resolver.Resolver(configure=True)
+        if not system.nameservers:
+            raise ValueError("no system resolver configured; pass --resolver=IP[:PORT]")
+        return ResolverAddress(str(system.nameservers[0]), 53)
+    host, port = text, "53"
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.lstrip(":") or "53"
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    try:
+        ipaddress.ip_address(host)
+        portnum = int(port)
+        if not 0 < portnum < 65536:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"--resolver {text!r}: expected IP or IP:PORT (e.g. 127.0.0.53 or [::1]:5353)") from None
+    return ResolverAddress(host, portnum)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+class DnsClient:
+    """A small stub resolver: one server, timeouts, TCP fallback, CNAME chasing."""
+
+    def __init__(self, resolver: ResolverAddress, timeout: float) -> None:
+        self.resolver = resolver
+        self.timeout = timeout
+
+    def _exchange(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> dns.message.Message:
+        query = dns.message.make_query(qname, rdtype, want_dnssec=True, payload=1232)
+        query.flags |= dns.flags.AD
+        last: Exception | None = None
+        for _ in range(2):  # one retry on timeout, as stub resolvers do
+            try:
+                response, _tcp = dns.query.udp_with_fallback(
+                    query, self.resolver.ip, timeout=self.timeout, port=self.resolver.port
+                )
+                return response
+            except dns.exception.Timeout as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    def query(self, name: str, rdtype: str) -> DnsAnswer:
+        started = time.monotonic()
+        stamp = _now()
+        server = str(self.resolver)
+
+        def result(status: DnsStatus, rcode: str, **kw: object) -> DnsAnswer:
+            return DnsAnswer(
+                qname=name, rdtype=rdtype, status=status, rcode=rcode, resolver=server,
+                queried_at=stamp, elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+                records=kw.pop("records", ()),  # type: ignore[arg-type]
+                ttl=kw.pop("ttl", None),  # type: ignore[arg-type]
+                authenticated=bool(kw.pop("authenticated", False)),
+                cname_chain=kw.pop("cname_chain", ()),  # type: ignore[arg-type]
+                error=kw.pop("error", None),  # type: ignore[arg-type]
+            )
+
+        try:
+            qname = dns.name.from_text(name)
+        except dns.exception.DNSException as exc:
+            return result("error", "FORMERR", error=f"invalid name: {exc}")
+        rtype = dns.rdatatype.from_text(rdtype)
+        chain: list[str] = []
+        authenticated = True
+        current = qname
+        for _hop in range(MAX_CNAME_HOPS):
+            try:
+                response = self._exchange(current, rtype)
+            except dns.exception.Timeout:
+                return result("timeout", "TIMEOUT", cname_chain=tuple(chain),
+                              error=f"no answer from resolver {server} within {self.timeout:g}s (2 tries)")
+            except (OSError, dns.exception.DNSException) as exc:
+                return result("error", "ERROR", cname_chain=tuple(chain),
+                              error=f"resolver {server}: {type(exc).__name__}: {exc}")
+            authenticated = authenticated and bool(response.flags & dns.flags.AD)
+            rcode = dns.rcode.to_text(response.rcode())
+            if response.rcode() == dns.rcode.NXDOMAIN:
+                return result("nxdomain", rcode, authenticated=authenticated, cname_chain=tuple(chain))
+            if response.rcode() == dns.rcode.SERVFAIL:
+                return result("servfail", rcode, cname_chain=tuple(chain),
+                              error="the resolver could not get a valid answer (DNSSEC validation failure, "
+                              "lame or unreachable name servers)")
+            if response.rcode() == dns.rcode.REFUSED:
+                return result("refused", rcode, cname_chain=tuple(chain),
+                              error=f"resolver {server} refused the query (not allowed to recurse for us?)")
+            if response.rcode() != dns.rcode.NOERROR:
+                return result("error", rcode, cname_chain=tuple(chain), error=f"unexpected RCODE {rcode}")
+            # Follow CNAMEs inside the answer section.
+            owner = current
+            for _ in range(MAX_CNAME_HOPS):
+                cname = response.get_rrset(response.answer, owner, dns.rdataclass.IN, dns.rdatatype.CNAME)
+                if cname is None or rtype == dns.rdatatype.CNAME:
+                    break
+                target = cname[0].target  # type: ignore[attr-defined]
+                chain.append(f"{owner.to_text()} CNAME {target.to_text()}")
+                owner = target
+            rrset = response.get_rrset(response.answer, owner, dns.rdataclass.IN, rtype)
+            if rrset is not None:
+                records = tuple(sorted(rd.to_text() for rd in rrset))
+                return result("ok", rcode, records=records, ttl=rrset.ttl,
+                              authenticated=authenticated, cname_chain=tuple(chain))
+            if owner != current:
+                current = owner  # the resolver gave the CNAME but not the target's records
+                continue
+            return result("nodata", rcode, authenticated=authenticated, cname_chain=tuple(chain))
+        return result("error", "ERROR", cname_chain=tuple(chain), error="CNAME chain longer than 8 hops")

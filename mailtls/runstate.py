@@ -1,0 +1,101 @@
+"""The state of one mailtls run: settings from the command line, inventory, discoveries,
+observations and per-test results. Created in ``pytest_configure``; read by fixtures and hooks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import certifi
+
+from mailtls import discovery as discovery_mod
+from mailtls.inventory import Domain, Inventory, load_inventory
+from mailtls.observations import Discovery
+from mailtls.probes.dns import DnsClient, ResolverAddress, parse_resolver
+from mailtls.probes.smtp import SmtpSettings
+from mailtls.targets import Target, domain_target, mx_targets
+
+
+class SettingsError(Exception):
+    """A bad command-line value; the plugin reports it as a usage error."""
+
+
+@dataclass
+class MailtlsRun:
+    inventory: Inventory | None
+    resolver: ResolverAddress
+    ca_bundle: Path
+    profile: str
+    timeout: float
+    concurrency: int
+    ehlo_name: str
+    strict: bool = False
+    evidence_json: Path | None = None
+    started: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    finished: str | None = None
+    discoveries: dict[str, Discovery] | None = None
+    observations: dict[tuple[str, Hashable], object] = field(default_factory=dict)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    probing_seconds: float = 0.0
+
+    @classmethod
+    def from_options(cls, opt: Any) -> MailtlsRun:
+        inventory = load_inventory(opt.mailtls_inventory) if opt.mailtls_inventory else None
+        try:
+            resolver = parse_resolver(opt.mailtls_resolver)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+        ca_bundle = Path(opt.mailtls_ca_bundle or certifi.where())
+        if not ca_bundle.is_file():
+            raise SettingsError(f"--ca-bundle {ca_bundle}: no such file (expected a PEM file of trusted roots)")
+        if opt.mailtls_timeout <= 0:
+            raise SettingsError("--timeout must be a positive number of seconds")
+        if opt.mailtls_concurrency < 1:
+            raise SettingsError("--concurrency must be at least 1")
+        return cls(
+            inventory=inventory, resolver=resolver, ca_bundle=ca_bundle.resolve(),
+            profile=opt.mailtls_profile, timeout=float(opt.mailtls_timeout),
+            concurrency=int(opt.mailtls_concurrency),
+            ehlo_name=opt.mailtls_ehlo_name or socket.getfqdn() or "localhost",
+            strict=bool(getattr(opt, "strict", False)),
+            evidence_json=Path(opt.mailtls_evidence_json) if opt.mailtls_evidence_json else None,
+        )
+
+    @property
+    def dns(self) -> DnsClient:
+        return DnsClient(self.resolver, self.timeout)
+
+    @property
+    def smtp_settings(self) -> SmtpSettings:
+        return SmtpSettings(ehlo_name=self.ehlo_name, timeout=self.timeout,
+                            retry_pause=min(2.0, self.timeout))
+
+    def domain(self, name: str) -> Domain:
+        assert self.inventory is not None
+        for dom in self.inventory.domains:
+            if dom.name == name:
+                return dom
+        raise KeyError(name)
+
+    def profile_for(self, domain: str) -> str:
+        return self.domain(domain).profile or self.profile
+
+    def discover(self) -> dict[str, Discovery]:
+        if self.discoveries is None:
+            assert self.inventory is not None
+            names = [d.name for d in self.inventory.domains]
+            self.discoveries = discovery_mod.discover_all(self.dns, names, max(4, self.concurrency))
+        return self.discoveries
+
+    def targets(self, scope: str) -> list[Target]:
+        assert self.inventory is not None
+        if scope == "domain":
+            return [domain_target(d.name) for d in self.inventory.domains]
+        if scope == "mx":
+            found = self.discover()
+            return [t for d in self.inventory.domains for t in mx_targets(found[d.name])]
+        raise SettingsError(f"scope {scope!r} is not supported yet")
