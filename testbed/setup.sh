@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install what mailtls, its tests and its testbed need (idempotent). Run as root on Debian/Ubuntu.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(postfix unbound nsd ldnsutils nginx bind9-dnsutils swaks testssl.sh openssl iproute2 ca-certificates)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # Postfix asks questions on install; answer them so the install never waits for a human.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The distribution services must not run: the testbed starts its own instances on 127.0.1x.y.
+for svc in postfix unbound nsd nginx; do
+  (service "$svc" stop >/dev/null 2>&1 || true)
+done
+
+python3 -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v -e '^WARNING: Running pip as' -e 'is ignored' || true
+python3 -c "import mailtls, pytest_html, dns, cryptography, yaml, tlslite" \
+  || { echo "setup: python dependencies missing after pip install" >&2; exit 1; }
+echo "setup: ok"

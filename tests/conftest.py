@@ -1,0 +1,37 @@
+"""Shared helpers for the project's own tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TESTBED_DIR = Path(os.environ.get("MAILTLS_TESTBED_DIR", REPO / "testbed" / "run"))
+
+
+def run_suite(args: list[str], tmp_path: Path, timeout: float = 600) -> tuple[int, str, dict[str, Any] | None]:
+    """Run the compliance suite in a child pytest, as a user would; return (exit code, output, JSON)."""
+    out_json = tmp_path / "evidence.json"
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:randomly", f"--evidence-json={out_json}", *args]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    output = proc.stdout + proc.stderr
+    data = json.loads(out_json.read_text()) if out_json.exists() else None
+    return proc.returncode, output, data
+
+
+@pytest.fixture(scope="session")
+def testbed_env() -> dict[str, Any]:
+    """Facts about the running testbed (resolver, CA bundle); the testbed must be up."""
+    env_file = TESTBED_DIR / "env.json"
+    if not env_file.exists():
+        msg = f"testbed not running: {env_file} missing; start it with `python3 testbed/testbed.py up`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return json.loads(env_file.read_text())  # type: ignore[no-any-return]
