@@ -12,6 +12,7 @@ import datetime as dt
 import socket
 import ssl
 import time
+import traceback
 from dataclasses import dataclass, replace
 
 from mailtls.observations import (
@@ -178,13 +179,20 @@ class _Session:
     def starttls(self, server_name: str | None) -> TlsSession:
         assert self.sock is not None and not isinstance(self.sock, ssl.SSLSocket)
         self.stage = "tls"
+        tls: ssl.SSLSocket
         if self.buffer:
-            raise self.fail("protocol", f"server sent data before the TLS handshake: {_quote(self.buffer)}")
+            raise self.fail("tls", f"server sent non-TLS data after 220 to STARTTLS: {_quote(self.buffer)}")
         ctx = broad_client_context()
         started = time.monotonic()
         self.sock.settimeout(self._budget())
         try:
             tls = ctx.wrap_socket(self.sock, server_hostname=server_name, do_handshake_on_connect=False)
+        except OSError as exc:
+            _close_orphan(exc)
+            self.sock = None
+            raise self.fail("reset", f"connection lost before the TLS handshake: {exc.strerror or exc}") from None
+        self.sock = tls  # wrap_socket detached the plain socket: close the TLS one from now on
+        try:
             tls.do_handshake()
         except TimeoutError:
             raise self.fail("timeout", f"TLS handshake did not complete within {self.settings.timeout:g}s") from None
@@ -196,7 +204,6 @@ class _Session:
             raise self.fail("tls", f"TLS handshake failed: {exc.reason or exc}") from None
         except OSError as exc:
             raise self.fail("reset", f"connection error during the TLS handshake: {exc.strerror or exc}") from None
-        self.sock = tls
         chain = tuple(
             c.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
             for c in (tls._sslobj.get_unverified_chain() or ())  # type: ignore[union-attr]
@@ -231,6 +238,15 @@ class _Session:
             except OSError:
                 pass
             self.sock = None
+
+
+def _close_orphan(exc: BaseException) -> None:
+    """Close the SSLSocket that ``wrap_socket`` built (and took the descriptor into) before it
+    raised: the standard library leaves it to the garbage collector when the peer already reset."""
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, ssl.SSLSocket):
+            candidate.close()
 
 
 def _classify(stage: str, reply: SmtpReply) -> ProbeError | None:
