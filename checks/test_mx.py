@@ -16,7 +16,9 @@ def test_mx_resolves(discovery: Discovery) -> None:
     d = discovery
     if d.kind == "error":
         if d.mx.status == "nxdomain":
-            raise AssertionError(f"{d.domain}: the domain does not exist (NXDOMAIN from {d.mx.resolver})")
+            raise AssertionError(
+                f"{d.domain}: the domain does not exist (NXDOMAIN from {d.mx.resolver})"
+            )
         inconclusive(f"{d.domain}: {d.error}")
     if d.kind == "null":
         not_applicable(f"{d.domain} publishes a null MX (RFC 7505): it receives no mail")
@@ -25,7 +27,9 @@ def test_mx_resolves(discovery: Discovery) -> None:
     usable = [h.name for h in d.hosts if h.addresses]
     failures = [h.lookup_failure() for h in d.hosts if not h.addresses and h.lookup_failure()]
     if not usable and failures:
-        inconclusive(f"{d.domain}: no MX host address could be looked up: {'; '.join(map(str, failures))}")
+        inconclusive(
+            f"{d.domain}: no MX host address could be looked up: {'; '.join(map(str, failures))}"
+        )
     unresolved = ", ".join(h.name for h in d.hosts if not h.addresses)
     assert usable, f"{d.domain}: no MX host has an A or AAAA record (unresolvable: {unresolved})"
 

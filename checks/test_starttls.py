@@ -33,7 +33,8 @@ def test_starttls_handshake(smtp: SmtpObservation) -> None:
     if smtp.tls is None and smtp.tls_error is None:
         if smtp.starttls is not None and smtp.starttls.code != 220 and smtp.failure is None:
             raise AssertionError(
-                f"{smtp.endpoint}: STARTTLS was rejected: {smtp.starttls.code} {smtp.starttls.text()}")
+                f"{smtp.endpoint}: STARTTLS was rejected: {smtp.starttls.code} {smtp.starttls.text()}"
+            )
         _stopped_before(smtp, "the TLS handshake")
     assert smtp.tls is not None, f"{smtp.endpoint}: the TLS handshake failed: {smtp.tls_error}"
 
@@ -47,6 +48,7 @@ def test_ehlo_after_tls(smtp: SmtpObservation) -> None:
         _stopped_before(smtp, "EHLO over TLS")
     assert smtp.ehlo_tls is not None
     assert smtp.ehlo_tls.code == 250, (
-        f"{smtp.endpoint}: EHLO over TLS was rejected: {smtp.ehlo_tls.code} {smtp.ehlo_tls.text()}")
+        f"{smtp.endpoint}: EHLO over TLS was rejected: {smtp.ehlo_tls.code} {smtp.ehlo_tls.text()}"
+    )
     if "STARTTLS" in smtp.ehlo_tls.keywords:
         warn(f"{smtp.endpoint}: STARTTLS is still advertised after TLS was established")

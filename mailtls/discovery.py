@@ -35,9 +35,13 @@ def discover(client: DnsClient, domain: str) -> Discovery:
     if mx.status in ("servfail", "timeout", "error", "refused"):
         return Discovery(domain=domain, kind="error", mx=mx, error=mx.describe(), answers=(mx,))
     if mx.status == "nxdomain":
-        return Discovery(domain=domain, kind="error", mx=mx,
-                         error=f"{domain} does not exist (NXDOMAIN from resolver {mx.resolver})",
-                         answers=(mx,))
+        return Discovery(
+            domain=domain,
+            kind="error",
+            mx=mx,
+            error=f"{domain} does not exist (NXDOMAIN from resolver {mx.resolver})",
+            answers=(mx,),
+        )
     if mx.status == "nodata":
         host = _host_addresses(client, domain, 0)
         answers = (mx, *(x for x in (host.a, host.aaaa) if x is not None))
@@ -62,8 +66,13 @@ def discover(client: DnsClient, domain: str) -> Discovery:
     hosts.sort(key=lambda h: (h.preference, h.name))
     answers = (mx, *(x for h in hosts for x in (h.a, h.aaaa) if x is not None))
     return Discovery(
-        domain=domain, kind="mx", mx=mx, hosts=tuple(hosts), null_mx=bool(null),
-        other_mx_with_null=tuple(h.name for h in hosts) if null else (), answers=answers,
+        domain=domain,
+        kind="mx",
+        mx=mx,
+        hosts=tuple(hosts),
+        null_mx=bool(null),
+        other_mx_with_null=tuple(h.name for h in hosts) if null else (),
+        answers=answers,
     )
 
 
@@ -74,11 +83,24 @@ def discover_all(client: DnsClient, domains: Iterable[str], workers: int) -> dic
     def safe(domain: str) -> Discovery:
         try:
             return discover(client, domain)
-        except Exception as exc:  # noqa: BLE001 - one domain's bug must not stop the run
-            placeholder = DnsAnswer(domain, "MX", "error", "ERROR", (), None, False, str(client.resolver),
-                                    error=f"{type(exc).__name__}: {exc}")
-            return Discovery(domain=domain, kind="error", mx=placeholder,
-                             error=f"internal error while discovering {domain}: {type(exc).__name__}: {exc}")
+        except Exception as exc:
+            placeholder = DnsAnswer(
+                domain,
+                "MX",
+                "error",
+                "ERROR",
+                (),
+                None,
+                False,
+                str(client.resolver),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return Discovery(
+                domain=domain,
+                kind="error",
+                mx=placeholder,
+                error=f"internal error while discovering {domain}: {type(exc).__name__}: {exc}",
+            )
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(names) or 1))) as pool:
         return dict(zip(names, pool.map(safe, names), strict=True))

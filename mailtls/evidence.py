@@ -58,9 +58,13 @@ def _dns_rows(answers: tuple[DnsAnswer, ...]) -> list[tuple[str, str]]:
     for a in answers:
         status = a.status.upper() if a.status != "ok" else "; ".join(a.records)
         chain = f" via {' → '.join(a.cname_chain)}" if a.cname_chain else ""
-        rows.append((f"{a.qname} {a.rdtype}",
-                     f"{status}{chain} [rcode {a.rcode}, DNSSEC {a.dnssec} (AD bit from {a.resolver}), "
-                     f"TTL {a.ttl}, at {a.queried_at}]" + (f" - {a.error}" if a.error else "")))
+        rows.append(
+            (
+                f"{a.qname} {a.rdtype}",
+                f"{status}{chain} [rcode {a.rcode}, DNSSEC {a.dnssec} (AD bit from {a.resolver}), "
+                f"TTL {a.ttl}, at {a.queried_at}]" + (f" - {a.error}" if a.error else ""),
+            )
+        )
     return rows
 
 
@@ -73,13 +77,19 @@ def render_html(obs: object) -> str:
             rows.append((f"MX {h.preference} {h.name}", ", ".join(h.addresses) or "no addresses"))
         return "<h4>DNS discovery</h4>" + _table(rows + _dns_rows(obs.answers))
     if isinstance(obs, SmtpObservation):
-        rows = [("endpoint", str(obs.endpoint)), ("started", obs.started), ("finished", obs.finished),
-                ("connections", str(obs.connections))]
+        rows = [
+            ("endpoint", str(obs.endpoint)),
+            ("started", obs.started),
+            ("finished", obs.finished),
+            ("connections", str(obs.connections)),
+        ]
         rows.append(("STARTTLS offered", "yes" if obs.starttls_offered else "no"))
         if obs.tls:
-            rows += [("TLS", f"{obs.tls.version} {obs.tls.cipher} ({obs.tls.cipher_bits} bits)"),
-                     ("SNI sent", obs.tls.server_name or "(none)"),
-                     ("certificates served", str(len(obs.tls.chain_der)))]
+            rows += [
+                ("TLS", f"{obs.tls.version} {obs.tls.cipher} ({obs.tls.cipher_bits} bits)"),
+                ("SNI sent", obs.tls.server_name or "(none)"),
+                ("certificates served", str(len(obs.tls.chain_der))),
+            ]
         if obs.tls_error:
             rows.append(("TLS error", obs.tls_error))
         if obs.failure:
@@ -88,6 +98,7 @@ def render_html(obs: object) -> str:
             rows.append(("earlier attempt", earlier))
         return "<h4>SMTP session</h4>" + _table(rows) + _pre(transcript_text(obs.transcript))
     if isinstance(obs, ProbeCrash):
-        return "<h4>Probe error</h4>" + _table([("probe", obs.probe), ("target", obs.key),
-                                                 ("error", obs.message)])
+        return "<h4>Probe error</h4>" + _table(
+            [("probe", obs.probe), ("target", obs.key), ("error", obs.message)]
+        )
     return _pre(repr(obs))

@@ -114,15 +114,15 @@ class _Loader:
     def keys(self, where: str, raw: Mapping[str, Any], allowed: set[str]) -> None:
         for key in raw:
             if key not in allowed:
-                self.problem(
-                    where, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})"
-                )
+                self.problem(where, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
 
     def profile(self, where: str, value: Any) -> str | None:
         if value is None:
             return None
         if value not in requirements.PROFILES:
-            self.problem(where, f"profile {value!r} is not one of {', '.join(requirements.PROFILES)}")
+            self.problem(
+                where, f"profile {value!r} is not one of {', '.join(requirements.PROFILES)}"
+            )
             return None
         return str(value)
 
@@ -130,7 +130,9 @@ class _Loader:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3650:
-            self.problem(where, f"expiry_warning_days must be a whole number of days 0-3650, got {value!r}")
+            self.problem(
+                where, f"expiry_warning_days must be a whole number of days 0-3650, got {value!r}"
+            )
             return default
         return value
 
@@ -170,7 +172,9 @@ class _Loader:
                 continue
             reason = raw.get("reason")
             if not isinstance(reason, str) or not reason.strip():
-                self.problem(here, f"waiver for {req} needs a reason: why is this exception accepted?")
+                self.problem(
+                    here, f"waiver for {req} needs a reason: why is this exception accepted?"
+                )
                 continue
             expires = raw.get("expires")
             if isinstance(expires, str):
@@ -182,13 +186,16 @@ class _Loader:
                 self.problem(here, f"waiver for {req} needs 'expires: YYYY-MM-DD', got {expires!r}")
                 continue
             hosts = tuple(
-                h for h in (self.host(here, x) for x in self.strings(here, "hosts", raw.get("hosts")))
+                h
+                for h in (self.host(here, x) for x in self.strings(here, "hosts", raw.get("hosts")))
                 if h
             )
             result.append(Waiver(str(req), reason.strip(), expires, hosts))
         return tuple(result)
 
-    def domain(self, where: str, raw: Any, client: str | None, inherited: dict[str, Any]) -> Domain | None:
+    def domain(
+        self, where: str, raw: Any, client: str | None, inherited: dict[str, Any]
+    ) -> Domain | None:
         if isinstance(raw, str):
             raw = {"name": raw}
         if not isinstance(raw, dict):
@@ -206,11 +213,17 @@ class _Loader:
             self.problem(label, f"invalid domain name {name_raw!r}: {exc}")
             return None
         if name in self.seen:
-            self.problem(label, f"duplicate domain {name} (first listed at {self.seen[name]}); list it once")
+            self.problem(
+                label, f"duplicate domain {name} (first listed at {self.seen[name]}); list it once"
+            )
             return None
         self.seen[name] = label
         submission = tuple(
-            h for h in (self.host(label, x) for x in self.strings(label, "submission", raw.get("submission")))
+            h
+            for h in (
+                self.host(label, x)
+                for x in self.strings(label, "submission", raw.get("submission"))
+            )
             if h
         )
         return Domain(
@@ -226,7 +239,9 @@ class _Loader:
             waivers=self.waivers(label, raw.get("waivers")),
         )
 
-    def domain_list(self, where: str, raw: Any, client: str | None, inherited: dict[str, Any]) -> list[Domain]:
+    def domain_list(
+        self, where: str, raw: Any, client: str | None, inherited: dict[str, Any]
+    ) -> list[Domain]:
         if not isinstance(raw, list):
             self.problem(where, f"'domains' must be a list, got {type(raw).__name__}")
             return []
@@ -242,7 +257,7 @@ class _Loader:
             self.problem("top level", "expected a mapping with 'domains:' and/or 'clients:'")
             return []
         self.keys("top level", data, _TOP_KEYS)
-        inherited = {
+        inherited: dict[str, Any] = {
             "profile": self.profile("top level", data.get("profile")),
             "expiry_warning_days": self.days(
                 "top level", data.get("expiry_warning_days"), DEFAULT_EXPIRY_WARNING_DAYS
@@ -262,7 +277,7 @@ class _Loader:
                 continue
             where = f"{where} ({raw['name']})"
             self.keys(where, raw, _CLIENT_KEYS)
-            client_inherited = {
+            client_inherited: dict[str, Any] = {
                 "profile": self.profile(where, raw.get("profile")) or inherited["profile"],
                 "expiry_warning_days": self.days(
                     where, raw.get("expiry_warning_days"), inherited["expiry_warning_days"]
@@ -271,7 +286,9 @@ class _Loader:
             if "domains" not in raw:
                 self.problem(where, "client has no 'domains:' list")
                 continue
-            domains += self.domain_list(f"{where}.domains", raw["domains"], raw["name"], client_inherited)
+            domains += self.domain_list(
+                f"{where}.domains", raw["domains"], raw["name"], client_inherited
+            )
         if not domains and not self.problems:
             self.problem("top level", "the inventory lists no domains")
         return domains
@@ -287,7 +304,9 @@ def load_inventory(path: str | Path) -> Inventory:
     try:
         data = yaml.safe_load(blob.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise InventoryError(f"inventory {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise InventoryError(
+            f"inventory {path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -297,6 +316,10 @@ def load_inventory(path: str | Path) -> Inventory:
     domains = loader.load(data)
     if loader.problems:
         lines = "\n  - ".join(loader.problems)
-        raise InventoryError(f"inventory {path} has {len(loader.problems)} problem(s):\n  - {lines}")
-    profile = data.get("profile") if isinstance(data, dict) else None
-    return Inventory(path=path, sha256=hashlib.sha256(blob).hexdigest(), domains=tuple(domains), profile=profile)
+        raise InventoryError(
+            f"inventory {path} has {len(loader.problems)} problem(s):\n  - {lines}"
+        )
+    profile = str(data["profile"]) if isinstance(data, dict) and data.get("profile") else None
+    return Inventory(
+        path=path, sha256=hashlib.sha256(blob).hexdigest(), domains=tuple(domains), profile=profile
+    )

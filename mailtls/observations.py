@@ -115,7 +115,15 @@ class TlsSession:
 
 
 FailureKind = Literal[
-    "connect", "timeout", "reset", "closed", "protocol", "too_long", "rate_limited", "tls", "refused"
+    "connect",
+    "timeout",
+    "reset",
+    "closed",
+    "protocol",
+    "too_long",
+    "rate_limited",
+    "tls",
+    "refused",
 ]
 
 

@@ -30,30 +30,70 @@ EVIDENCE = pytest.StashKey[list[object]]()
 
 # ---------------------------------------------------------------- options and configuration
 
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("mailtls", "mailtls: email transport security compliance")
-    g.addoption("--inventory", dest="mailtls_inventory", metavar="PATH",
-                help="YAML inventory of the domains to audit (required to run the checks)")
-    g.addoption("--resolver", dest="mailtls_resolver", metavar="IP[:PORT]",
-                help="validating DNS resolver for every lookup (default: the system's first resolver)")
-    g.addoption("--ca-bundle", dest="mailtls_ca_bundle", metavar="PEM",
-                help="trusted roots for every certificate validation (default: certifi's Mozilla roots)")
-    g.addoption("--profile", dest="mailtls_profile", default="nist", choices=requirements.PROFILES,
-                help="verdict profile unless the inventory sets one per client or domain (default: nist)")
-    g.addoption("--evidence-json", dest="mailtls_evidence_json", metavar="PATH",
-                help="write every verdict and its evidence as JSON")
-    g.addoption("--timeout", dest="mailtls_timeout", type=float, default=10.0, metavar="SECONDS",
-                help="timeout per network step (default: 10)")
-    g.addoption("--concurrency", dest="mailtls_concurrency", type=int, default=16, metavar="N",
-                help="targets (IP addresses) probed at once (default: 16)")
-    g.addoption("--ehlo-name", dest="mailtls_ehlo_name", metavar="NAME",
-                help="name we announce in EHLO (default: this machine's FQDN)")
+    g.addoption(
+        "--inventory",
+        dest="mailtls_inventory",
+        metavar="PATH",
+        help="YAML inventory of the domains to audit (required to run the checks)",
+    )
+    g.addoption(
+        "--resolver",
+        dest="mailtls_resolver",
+        metavar="IP[:PORT]",
+        help="validating DNS resolver for every lookup (default: the system's first resolver)",
+    )
+    g.addoption(
+        "--ca-bundle",
+        dest="mailtls_ca_bundle",
+        metavar="PEM",
+        help="trusted roots for every certificate validation (default: certifi's Mozilla roots)",
+    )
+    g.addoption(
+        "--profile",
+        dest="mailtls_profile",
+        default="nist",
+        choices=requirements.PROFILES,
+        help="verdict profile unless the inventory sets one per client or domain (default: nist)",
+    )
+    g.addoption(
+        "--evidence-json",
+        dest="mailtls_evidence_json",
+        metavar="PATH",
+        help="write every verdict and its evidence as JSON",
+    )
+    g.addoption(
+        "--timeout",
+        dest="mailtls_timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="timeout per network step (default: 10)",
+    )
+    g.addoption(
+        "--concurrency",
+        dest="mailtls_concurrency",
+        type=int,
+        default=16,
+        metavar="N",
+        help="targets (IP addresses) probed at once (default: 16)",
+    )
+    g.addoption(
+        "--ehlo-name",
+        dest="mailtls_ehlo_name",
+        metavar="NAME",
+        help="name we announce in EHLO (default: this machine's FQDN)",
+    )
     # `--strict` is pytest's own option (an alias of --strict-markers); mailtls reads it too:
     # with --strict, warn-level findings fail the run.
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "requirement(id): the catalogue requirement this check asserts")
+    config.addinivalue_line(
+        "markers", "requirement(id): the catalogue requirement this check asserts"
+    )
     try:
         state = MailtlsRun.from_options(config.option)
     except (InventoryError, SettingsError) as exc:
@@ -90,12 +130,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash.get(RUN, None)
     if state is None or state.inventory is None:
         return [f"mailtls {__version__}: no --inventory given"]
-    return [f"mailtls {__version__}: inventory {state.inventory.path} (sha256 {state.inventory.sha256[:16]}…), "
-            f"{len(state.inventory.domains)} domain(s), profile {state.profile}, resolver {state.resolver}, "
-            f"CA bundle {state.ca_bundle}"]
+    return [
+        f"mailtls {__version__}: inventory {state.inventory.path} (sha256 {state.inventory.sha256[:16]}…), "
+        f"{len(state.inventory.domains)} domain(s), profile {state.profile}, resolver {state.resolver}, "
+        f"CA bundle {state.ca_bundle}"
+    ]
 
 
 # ---------------------------------------------------------------- collection
+
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker("requirement")
@@ -105,10 +148,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if state.inventory is None:
         raise pytest.UsageError(
             "mailtls: the compliance checks need an inventory: pytest --inventory=FILE.yaml "
-            "(see inventories/example.yaml). To run the project's own tests: pytest tests")
+            "(see inventories/example.yaml). To run the project's own tests: pytest tests"
+        )
     req = requirements.get(marker.args[0])
     if "target" not in metafunc.fixturenames:
-        raise pytest.UsageError(f"{metafunc.definition.nodeid}: a check must take the 'target' fixture")
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: a check must take the 'target' fixture"
+        )
     targets = state.targets(req.scope)
     metafunc.parametrize("target", targets, ids=[t.id for t in targets])
 
@@ -120,10 +166,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     needs = [
         (name, item.callspec.params["target"])
         for item in session.items
-        if isinstance(item, pytest.Function) and hasattr(item, "callspec") and "target" in item.callspec.params
-        for name in item.fixturenames if name in PROBES
+        if isinstance(item, pytest.Function)
+        and hasattr(item, "callspec")
+        and "target" in item.callspec.params
+        for name in item.fixturenames
+        if name in PROBES
     ]
-    jobs = plan(needs)
+    jobs = plan((name, t) for name, t in needs if isinstance(t, Target))
     if not jobs:
         return
     tr = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -141,10 +190,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state.observations = run(jobs, ProbeContext(state.smtp_settings), state.concurrency, progress)
     state.probing_seconds = time.monotonic() - started
     if tr is not None:
-        tr.write_line(f"mailtls: {len(jobs)} probe(s) of {ips} address(es) in {state.probing_seconds:.1f}s")
+        tr.write_line(
+            f"mailtls: {len(jobs)} probe(s) of {ips} address(es) in {state.probing_seconds:.1f}s"
+        )
 
 
 # ---------------------------------------------------------------- fixtures
+
 
 @pytest.fixture
 def mailtls_run(request: pytest.FixtureRequest) -> MailtlsRun:
@@ -184,7 +236,9 @@ def _available(request: pytest.FixtureRequest, target: Target, state: MailtlsRun
     inconclusive(target.unavailable)
 
 
-def _observation(request: pytest.FixtureRequest, name: str, target: Target, state: MailtlsRun) -> object:
+def _observation(
+    request: pytest.FixtureRequest, name: str, target: Target, state: MailtlsRun
+) -> object:
     _available(request, target, state)
     key = PROBES[name].key(target)
     obs = state.observations.get((name, key))
@@ -197,7 +251,9 @@ def _observation(request: pytest.FixtureRequest, name: str, target: Target, stat
 
 
 @pytest.fixture
-def smtp(request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun) -> SmtpObservation:
+def smtp(
+    request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
+) -> SmtpObservation:
     """The SMTP session with the target (banner, EHLO, STARTTLS, TLS, EHLO, QUIT)."""
     obs = _observation(request, "smtp", target, mailtls_run)
     assert isinstance(obs, SmtpObservation)
@@ -205,6 +261,7 @@ def smtp(request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
 
 
 # ---------------------------------------------------------------- verdicts and evidence
+
 
 def _message(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
     text = str(excinfo.value).strip()
@@ -241,14 +298,19 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     marker = item.get_closest_marker("requirement")
-    if marker is None or not isinstance(item, pytest.Function) or "target" not in item.callspec.params:
+    if (
+        marker is None
+        or not isinstance(item, pytest.Function)
+        or "target" not in item.callspec.params
+    ):
         return report
     decided = _classify(report, call)
     if decided is None:
         return report
     verdict, message = decided
     state = item.config.stash[RUN]
-    target: Target = item.callspec.params["target"]
+    target = item.callspec.params["target"]
+    assert isinstance(target, Target)
     req = requirements.get(marker.args[0])
     waived = False
     if verdict == "warn" and not state.strict:
@@ -265,15 +327,23 @@ def pytest_runtest_makereport(
     evidence = item.stash.get(EVIDENCE, [])
     _attach_extras(item, report, req, verdict, message, evidence)
     state.results[item.nodeid] = {
-        "test": item.nodeid, "requirement": req.id, "domain": target.domain, "host": target.host,
-        "ip": target.ip, "port": target.port, "verdict": verdict, "message": message,
-        "waived": waived, "evidence": [to_jsonable(e) for e in evidence],
+        "test": item.nodeid,
+        "requirement": req.id,
+        "domain": target.domain,
+        "host": target.host,
+        "ip": target.ip,
+        "port": target.port,
+        "verdict": verdict,
+        "message": message,
+        "waived": waived,
+        "evidence": [to_jsonable(e) for e in evidence],
     }
     return report
 
 
-def _apply_waiver(state: MailtlsRun, target: Target, req_id: str, report: pytest.TestReport,
-                  message: str) -> tuple[bool, str]:
+def _apply_waiver(
+    state: MailtlsRun, target: Target, req_id: str, report: pytest.TestReport, message: str
+) -> tuple[bool, str]:
     today = dt.datetime.now(dt.UTC).date()
     for waiver in state.domain(target.domain).waivers:
         if not waiver.covers(req_id, target.host):
@@ -282,23 +352,34 @@ def _apply_waiver(state: MailtlsRun, target: Target, req_id: str, report: pytest
             return False, f" [waiver expired on {waiver.expires}: {waiver.reason}]"
         if report.failed:
             report.outcome = "skipped"
-            report.wasxfail = f"waived until {waiver.expires}: {waiver.reason}"  # type: ignore[attr-defined]
+            report.wasxfail = f"waived until {waiver.expires}: {waiver.reason}"
         return True, f" [waived until {waiver.expires}: {waiver.reason}]"
     return False, ""
 
 
-def _attach_extras(item: pytest.Item, report: pytest.TestReport, req: requirements.Requirement,
-                   verdict: str, message: str, evidence: list[object]) -> None:
+def _attach_extras(
+    item: pytest.Item,
+    report: pytest.TestReport,
+    req: requirements.Requirement,
+    verdict: str,
+    message: str,
+    evidence: list[object],
+) -> None:
     try:
         from pytest_html import extras
     except ImportError:  # pragma: no cover
         return
-    head = (f"<div class='mailtls-verdict'><b>{escape(req.id)}</b> - {escape(req.title)}: "
-            f"<b>{escape(verdict)}</b><br>{escape(message)}<br><i>{escape(req.citation_text())}</i>"
-            f"<br>Rule: {escape(req.rule)}<br>Fix: {escape(req.fix)}</div>")
+    head = (
+        f"<div class='mailtls-verdict'><b>{escape(req.id)}</b> - {escape(req.title)}: "
+        f"<b>{escape(verdict)}</b><br>{escape(message)}<br><i>{escape(req.citation_text())}</i>"
+        f"<br>Rule: {escape(req.rule)}<br>Fix: {escape(req.fix)}</div>"
+    )
     body = "".join(render_html(e) for e in evidence)
-    report.extras = [*getattr(report, "extras", []), extras.html(head + body),  # type: ignore[attr-defined]
-                     extras.json([to_jsonable(e) for e in evidence], name="evidence JSON")]
+    report.extras = [  # type: ignore[attr-defined]
+        *getattr(report, "extras", []),
+        extras.html(head + body),
+        extras.json([to_jsonable(e) for e in evidence], name="evidence JSON"),
+    ]
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
@@ -313,6 +394,7 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 
 
 # ---------------------------------------------------------------- pytest-html columns and summary
+
 
 def pytest_html_report_title(report: Any) -> None:
     report.title = "mailtls - email transport security report"
@@ -329,11 +411,16 @@ def pytest_html_results_table_header(cells: list[str]) -> None:
 def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
     props = dict(report.user_properties)
     params = _target_of(report)
-    values = [props.get("requirement", ""), props.get("verdict", ""),
-              params.domain if params else "", (params.host or "") if params else "",
-              (params.ip or "") if params else ""]
-    for offset, (name, value) in enumerate(zip(("requirement", "verdict", "domain", "host", "ip"),
-                                               values, strict=True)):
+    values = [
+        props.get("requirement", ""),
+        props.get("verdict", ""),
+        params.domain if params else "",
+        (params.host or "") if params else "",
+        (params.ip or "") if params else "",
+    ]
+    for offset, (name, value) in enumerate(
+        zip(("requirement", "verdict", "domain", "host", "ip"), values, strict=True)
+    ):
         cells.insert(1 + offset, f'<td class="col-{name}">{escape(str(value))}</td>')
     if props.get("verdict") == "error":
         cells[0] = '<td class="col-result">Error</td>'
@@ -353,16 +440,19 @@ def pytest_itemcollected(item: pytest.Item) -> None:
             _TARGETS[item.nodeid] = target
 
 
-def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str],
-                                session: pytest.Session) -> None:
+def pytest_html_results_summary(
+    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+) -> None:
     state = session.config.stash.get(RUN, None)
     if state is None or state.inventory is None:
         return
     from mailtls.summary import summary_html
+
     prefix.append(summary_html(state))
 
 
 # ---------------------------------------------------------------- machine output
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -374,10 +464,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     document = {
         "tool": {"name": "mailtls", "version": __version__},
-        "run": {"started": state.started, "finished": state.finished,
-                "inventory": str(state.inventory.path), "inventory_sha256": state.inventory.sha256,
-                "profile": state.profile, "resolver": str(state.resolver), "ca_bundle": str(state.ca_bundle)},
+        "run": {
+            "started": state.started,
+            "finished": state.finished,
+            "inventory": str(state.inventory.path),
+            "inventory_sha256": state.inventory.sha256,
+            "profile": state.profile,
+            "resolver": str(state.resolver),
+            "ca_bundle": str(state.ca_bundle),
+        },
         "results": list(state.results.values()),
     }
     state.evidence_json.parent.mkdir(parents=True, exist_ok=True)
-    state.evidence_json.write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")
+    state.evidence_json.write_text(
+        json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8"
+    )

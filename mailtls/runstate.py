@@ -35,7 +35,9 @@ class MailtlsRun:
     ehlo_name: str
     strict: bool = False
     evidence_json: Path | None = None
-    started: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    started: str = field(
+        default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    )
     finished: str | None = None
     discoveries: dict[str, Discovery] | None = None
     observations: dict[tuple[str, Hashable], object] = field(default_factory=dict)
@@ -51,14 +53,19 @@ class MailtlsRun:
             raise SettingsError(str(exc)) from None
         ca_bundle = Path(opt.mailtls_ca_bundle or certifi.where())
         if not ca_bundle.is_file():
-            raise SettingsError(f"--ca-bundle {ca_bundle}: no such file (expected a PEM file of trusted roots)")
+            raise SettingsError(
+                f"--ca-bundle {ca_bundle}: no such file (expected a PEM file of trusted roots)"
+            )
         if opt.mailtls_timeout <= 0:
             raise SettingsError("--timeout must be a positive number of seconds")
         if opt.mailtls_concurrency < 1:
             raise SettingsError("--concurrency must be at least 1")
         return cls(
-            inventory=inventory, resolver=resolver, ca_bundle=ca_bundle.resolve(),
-            profile=opt.mailtls_profile, timeout=float(opt.mailtls_timeout),
+            inventory=inventory,
+            resolver=resolver,
+            ca_bundle=ca_bundle.resolve(),
+            profile=opt.mailtls_profile,
+            timeout=float(opt.mailtls_timeout),
             concurrency=int(opt.mailtls_concurrency),
             ehlo_name=opt.mailtls_ehlo_name or socket.getfqdn() or "localhost",
             strict=bool(getattr(opt, "strict", False)),
@@ -71,8 +78,9 @@ class MailtlsRun:
 
     @property
     def smtp_settings(self) -> SmtpSettings:
-        return SmtpSettings(ehlo_name=self.ehlo_name, timeout=self.timeout,
-                            retry_pause=min(2.0, self.timeout))
+        return SmtpSettings(
+            ehlo_name=self.ehlo_name, timeout=self.timeout, retry_pause=min(2.0, self.timeout)
+        )
 
     def domain(self, name: str) -> Domain:
         assert self.inventory is not None

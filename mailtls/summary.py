@@ -15,12 +15,19 @@ SHORT = {"pass": "pass", "warn": "warn", "fail": "fail", "not_applicable": "n.a.
 def summary_html(state: MailtlsRun) -> str:
     assert state.inventory is not None
     facts = [
-        ("mailtls", __version__), ("inventory", str(state.inventory.path)),
-        ("inventory SHA-256", state.inventory.sha256), ("profile", state.profile),
-        ("resolver", str(state.resolver)), ("CA bundle", str(state.ca_bundle)),
-        ("started", state.started), ("finished", state.finished or "(running)"),
+        ("mailtls", __version__),
+        ("inventory", str(state.inventory.path)),
+        ("inventory SHA-256", state.inventory.sha256),
+        ("profile", state.profile),
+        ("resolver", str(state.resolver)),
+        ("CA bundle", str(state.ca_bundle)),
+        ("started", state.started),
+        ("finished", state.finished or "(running)"),
     ]
-    rows = "".join(f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
+    rows = "".join(
+        f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>"
+        for k, v in facts
+    )
     counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     families: list[str] = []
     for res in state.results.values():
@@ -37,6 +44,8 @@ def summary_html(state: MailtlsRun) -> str:
             text = " ".join(f"{c[v]} {SHORT[v]}" for v in ORDER if c[v])
             cells.append(f"<td>{escape(text or '-')}</td>")
         body.append(f"<tr><th style='text-align:left'>{escape(dom.name)}</th>{''.join(cells)}</tr>")
-    return (f"<h2>mailtls run</h2><table>{rows}</table>"
-            f"<h2>Summary: domains × requirement families</h2>"
-            f"<table class='mailtls-summary' border='1'><tr><th>domain</th>{head}</tr>{''.join(body)}</table>")
+    return (
+        f"<h2>mailtls run</h2><table>{rows}</table>"
+        f"<h2>Summary: domains × requirement families</h2>"
+        f"<table class='mailtls-summary' border='1'><tr><th>domain</th>{head}</tr>{''.join(body)}</table>"
+    )

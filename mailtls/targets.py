@@ -56,26 +56,66 @@ def domain_target(domain: str) -> Target:
 def mx_targets(discovery: Discovery, port: int = 25) -> list[Target]:
     d = discovery.domain
     if discovery.kind == "error":
-        return [Target("mx", d, unavailable=f"MX discovery failed: {discovery.error}",
-                       unavailable_verdict="error", tag="dns-error")]
+        return [
+            Target(
+                "mx",
+                d,
+                unavailable=f"MX discovery failed: {discovery.error}",
+                unavailable_verdict="error",
+                tag="dns-error",
+            )
+        ]
     if discovery.kind == "null":
-        return [Target("mx", d, unavailable="null MX (RFC 7505): the domain declares it accepts no mail",
-                       unavailable_verdict="not_applicable", tag="null-mx")]
+        return [
+            Target(
+                "mx",
+                d,
+                unavailable="null MX (RFC 7505): the domain declares it accepts no mail",
+                unavailable_verdict="not_applicable",
+                tag="null-mx",
+            )
+        ]
     if discovery.kind == "none":
-        return [Target("mx", d, unavailable="no MX and no A/AAAA records: the domain receives no mail",
-                       unavailable_verdict="not_applicable", tag="no-mail")]
+        return [
+            Target(
+                "mx",
+                d,
+                unavailable="no MX and no A/AAAA records: the domain receives no mail",
+                unavailable_verdict="not_applicable",
+                tag="no-mail",
+            )
+        ]
     targets: list[Target] = []
     for host in discovery.hosts:
         if host.addresses:
-            targets += [Target("mx", d, host.name, ip, port, host.preference) for ip in host.addresses]
+            targets += [
+                Target("mx", d, host.name, ip, port, host.preference) for ip in host.addresses
+            ]
             continue
         failure = host.lookup_failure()
         if failure:
-            targets.append(Target("mx", d, host.name, preference=host.preference,
-                                  unavailable=f"addresses of MX host {host.name} unknown: {failure}",
-                                  unavailable_verdict="error", tag="dns-error"))
+            targets.append(
+                Target(
+                    "mx",
+                    d,
+                    host.name,
+                    preference=host.preference,
+                    unavailable=f"addresses of MX host {host.name} unknown: {failure}",
+                    unavailable_verdict="error",
+                    tag="dns-error",
+                )
+            )
         else:
-            targets.append(Target("mx", d, host.name, preference=host.preference,
-                                  unavailable=f"MX host {host.name} has no A/AAAA records; senders skip it "
-                                  "(see MX-RESOLVE)", unavailable_verdict="not_applicable", tag="no-address"))
+            targets.append(
+                Target(
+                    "mx",
+                    d,
+                    host.name,
+                    preference=host.preference,
+                    unavailable=f"MX host {host.name} has no A/AAAA records; senders skip it "
+                    "(see MX-RESOLVE)",
+                    unavailable_verdict="not_applicable",
+                    tag="no-address",
+                )
+            )
     return targets

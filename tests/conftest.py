@@ -15,10 +15,20 @@ REPO = Path(__file__).resolve().parent.parent
 TESTBED_DIR = Path(os.environ.get("MAILTLS_TESTBED_DIR", REPO / "testbed" / "run"))
 
 
-def run_suite(args: list[str], tmp_path: Path, timeout: float = 600) -> tuple[int, str, dict[str, Any] | None]:
+def run_suite(
+    args: list[str], tmp_path: Path, timeout: float = 600
+) -> tuple[int, str, dict[str, Any] | None]:
     """Run the compliance suite in a child pytest, as a user would; return (exit code, output, JSON)."""
     out_json = tmp_path / "evidence.json"
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:randomly", f"--evidence-json={out_json}", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:randomly",
+        f"--evidence-json={out_json}",
+        *args,
+    ]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
     output = proc.stdout + proc.stderr
     data = json.loads(out_json.read_text()) if out_json.exists() else None

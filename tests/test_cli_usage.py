@@ -12,15 +12,28 @@ from tests.conftest import REPO
 
 
 def pytest_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_help_lists_the_options() -> None:
     proc = pytest_cli("--help")
     assert proc.returncode == 0
-    for option in ("--inventory", "--resolver", "--ca-bundle", "--profile", "--evidence-json",
-                   "--timeout", "--concurrency", "--ehlo-name"):
+    for option in (
+        "--inventory",
+        "--resolver",
+        "--ca-bundle",
+        "--profile",
+        "--evidence-json",
+        "--timeout",
+        "--concurrency",
+        "--ehlo-name",
+    ):
         assert option in proc.stdout
 
 

@@ -57,7 +57,9 @@ def parse_resolver(text: str | None) -> ResolverAddress:
         if not 0 < portnum < 65536:
             raise ValueError
     except ValueError:
-        raise ValueError(f"--resolver {text!r}: expected IP or IP:PORT (e.g. 127.0.0.53 or [::1]:5353)") from None
+        raise ValueError(
+            f"--resolver {text!r}: expected IP or IP:PORT (e.g. 127.0.0.53 or [::1]:5353)"
+        ) from None
     return ResolverAddress(host, portnum)
 
 
@@ -72,7 +74,9 @@ class DnsClient:
         self.resolver = resolver
         self.timeout = timeout
 
-    def _exchange(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> dns.message.Message:
+    def _exchange(
+        self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType
+    ) -> dns.message.Message:
         query = dns.message.make_query(qname, rdtype, want_dnssec=True, payload=1232)
         query.flags |= dns.flags.AD
         last: Exception | None = None
@@ -92,15 +96,29 @@ class DnsClient:
         stamp = _now()
         server = str(self.resolver)
 
-        def result(status: DnsStatus, rcode: str, **kw: object) -> DnsAnswer:
+        def result(
+            status: DnsStatus,
+            rcode: str,
+            *,
+            records: tuple[str, ...] = (),
+            ttl: int | None = None,
+            authenticated: bool = False,
+            cname_chain: tuple[str, ...] = (),
+            error: str | None = None,
+        ) -> DnsAnswer:
             return DnsAnswer(
-                qname=name, rdtype=rdtype, status=status, rcode=rcode, resolver=server,
-                queried_at=stamp, elapsed_ms=round((time.monotonic() - started) * 1000, 1),
-                records=kw.pop("records", ()),  # type: ignore[arg-type]
-                ttl=kw.pop("ttl", None),  # type: ignore[arg-type]
-                authenticated=bool(kw.pop("authenticated", False)),
-                cname_chain=kw.pop("cname_chain", ()),  # type: ignore[arg-type]
-                error=kw.pop("error", None),  # type: ignore[arg-type]
+                qname=name,
+                rdtype=rdtype,
+                status=status,
+                rcode=rcode,
+                records=records,
+                ttl=ttl,
+                authenticated=authenticated,
+                resolver=server,
+                cname_chain=cname_chain,
+                error=error,
+                queried_at=stamp,
+                elapsed_ms=round((time.monotonic() - started) * 1000, 1),
             )
 
         try:
@@ -115,40 +133,70 @@ class DnsClient:
             try:
                 response = self._exchange(current, rtype)
             except dns.exception.Timeout:
-                return result("timeout", "TIMEOUT", cname_chain=tuple(chain),
-                              error=f"no answer from resolver {server} within {self.timeout:g}s (2 tries)")
+                return result(
+                    "timeout",
+                    "TIMEOUT",
+                    cname_chain=tuple(chain),
+                    error=f"no answer from resolver {server} within {self.timeout:g}s (2 tries)",
+                )
             except (OSError, dns.exception.DNSException) as exc:
-                return result("error", "ERROR", cname_chain=tuple(chain),
-                              error=f"resolver {server}: {type(exc).__name__}: {exc}")
+                return result(
+                    "error",
+                    "ERROR",
+                    cname_chain=tuple(chain),
+                    error=f"resolver {server}: {type(exc).__name__}: {exc}",
+                )
             authenticated = authenticated and bool(response.flags & dns.flags.AD)
             rcode = dns.rcode.to_text(response.rcode())
             if response.rcode() == dns.rcode.NXDOMAIN:
-                return result("nxdomain", rcode, authenticated=authenticated, cname_chain=tuple(chain))
+                return result(
+                    "nxdomain", rcode, authenticated=authenticated, cname_chain=tuple(chain)
+                )
             if response.rcode() == dns.rcode.SERVFAIL:
-                return result("servfail", rcode, cname_chain=tuple(chain),
-                              error="the resolver could not get a valid answer (DNSSEC validation failure, "
-                              "lame or unreachable name servers)")
+                return result(
+                    "servfail",
+                    rcode,
+                    cname_chain=tuple(chain),
+                    error="the resolver could not get a valid answer (DNSSEC validation failure, "
+                    "lame or unreachable name servers)",
+                )
             if response.rcode() == dns.rcode.REFUSED:
-                return result("refused", rcode, cname_chain=tuple(chain),
-                              error=f"resolver {server} refused the query (not allowed to recurse for us?)")
+                return result(
+                    "refused",
+                    rcode,
+                    cname_chain=tuple(chain),
+                    error=f"resolver {server} refused the query (not allowed to recurse for us?)",
+                )
             if response.rcode() != dns.rcode.NOERROR:
-                return result("error", rcode, cname_chain=tuple(chain), error=f"unexpected RCODE {rcode}")
+                return result(
+                    "error", rcode, cname_chain=tuple(chain), error=f"unexpected RCODE {rcode}"
+                )
             # Follow CNAMEs inside the answer section.
             owner = current
             for _ in range(MAX_CNAME_HOPS):
-                cname = response.get_rrset(response.answer, owner, dns.rdataclass.IN, dns.rdatatype.CNAME)
+                cname = response.get_rrset(
+                    response.answer, owner, dns.rdataclass.IN, dns.rdatatype.CNAME
+                )
                 if cname is None or rtype == dns.rdatatype.CNAME:
                     break
-                target = cname[0].target  # type: ignore[attr-defined]
+                target = cname[0].target
                 chain.append(f"{owner.to_text()} CNAME {target.to_text()}")
                 owner = target
             rrset = response.get_rrset(response.answer, owner, dns.rdataclass.IN, rtype)
             if rrset is not None:
                 records = tuple(sorted(rd.to_text() for rd in rrset))
-                return result("ok", rcode, records=records, ttl=rrset.ttl,
-                              authenticated=authenticated, cname_chain=tuple(chain))
+                return result(
+                    "ok",
+                    rcode,
+                    records=records,
+                    ttl=rrset.ttl,
+                    authenticated=authenticated,
+                    cname_chain=tuple(chain),
+                )
             if owner != current:
                 current = owner  # the resolver gave the CNAME but not the target's records
                 continue
             return result("nodata", rcode, authenticated=authenticated, cname_chain=tuple(chain))
-        return result("error", "ERROR", cname_chain=tuple(chain), error="CNAME chain longer than 8 hops")
+        return result(
+            "error", "ERROR", cname_chain=tuple(chain), error="CNAME chain longer than 8 hops"
+        )

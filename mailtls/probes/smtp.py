@@ -101,7 +101,9 @@ class _Session:
             sock.connect((self.endpoint.ip, self.endpoint.port))
         except TimeoutError:
             sock.close()
-            raise self.fail("timeout", f"no TCP connection within {self.settings.timeout:g}s") from None
+            raise self.fail(
+                "timeout", f"no TCP connection within {self.settings.timeout:g}s"
+            ) from None
         except OSError as exc:
             sock.close()
             raise self.fail("connect", f"TCP connection failed: {exc.strerror or exc}") from None
@@ -123,17 +125,23 @@ class _Session:
             raise self.fail("reset", f"connection error: {exc.strerror or exc}") from None
         self.read_total += len(data)
         if self.read_total > MAX_SESSION_BYTES:
-            raise self.fail("too_long", f"server sent more than {MAX_SESSION_BYTES} bytes; stopped reading")
+            raise self.fail(
+                "too_long", f"server sent more than {MAX_SESSION_BYTES} bytes; stopped reading"
+            )
         return data
 
     def _line(self) -> bytes:
         while b"\n" not in self.buffer:
             if len(self.buffer) > MAX_LINE:
-                raise self.fail("too_long", f"reply line longer than {MAX_LINE} bytes: {_quote(self.buffer)}")
+                raise self.fail(
+                    "too_long", f"reply line longer than {MAX_LINE} bytes: {_quote(self.buffer)}"
+                )
             data = self._recv()
             if not data:
                 if self.buffer:
-                    raise self.fail("closed", f"connection closed mid-line after {_quote(self.buffer)}")
+                    raise self.fail(
+                        "closed", f"connection closed mid-line after {_quote(self.buffer)}"
+                    )
                 raise self.fail("closed", "connection closed by the server")
             self.buffer += data
         line, _, self.buffer = self.buffer.partition(b"\n")
@@ -152,7 +160,9 @@ class _Session:
                 raise self.fail("protocol", f"not an SMTP reply: {_quote(raw)}")
             this = int(raw[:3])
             if code is not None and this != code:
-                raise self.fail("protocol", f"reply code changed from {code} to {this} inside one reply")
+                raise self.fail(
+                    "protocol", f"reply code changed from {code} to {this} inside one reply"
+                )
             code = this
             texts.append(text[4:])
             if raw[3:4] != b"-":
@@ -181,32 +191,44 @@ class _Session:
         self.stage = "tls"
         tls: ssl.SSLSocket
         if self.buffer:
-            raise self.fail("tls", f"server sent non-TLS data after 220 to STARTTLS: {_quote(self.buffer)}")
+            raise self.fail(
+                "tls", f"server sent non-TLS data after 220 to STARTTLS: {_quote(self.buffer)}"
+            )
         ctx = broad_client_context()
         started = time.monotonic()
         self.sock.settimeout(self._budget())
         try:
-            tls = ctx.wrap_socket(self.sock, server_hostname=server_name, do_handshake_on_connect=False)
+            tls = ctx.wrap_socket(
+                self.sock, server_hostname=server_name, do_handshake_on_connect=False
+            )
         except OSError as exc:
             _close_orphan(exc)
             self.sock = None
-            raise self.fail("reset", f"connection lost before the TLS handshake: {exc.strerror or exc}") from None
+            raise self.fail(
+                "reset", f"connection lost before the TLS handshake: {exc.strerror or exc}"
+            ) from None
         self.sock = tls  # wrap_socket detached the plain socket: close the TLS one from now on
         try:
             tls.do_handshake()
         except TimeoutError:
-            raise self.fail("timeout", f"TLS handshake did not complete within {self.settings.timeout:g}s") from None
+            raise self.fail(
+                "timeout", f"TLS handshake did not complete within {self.settings.timeout:g}s"
+            ) from None
         except ConnectionResetError:
             raise self.fail("reset", "connection reset during the TLS handshake") from None
         except ssl.SSLEOFError:
-            raise self.fail("tls", "server closed the connection during the TLS handshake") from None
+            raise self.fail(
+                "tls", "server closed the connection during the TLS handshake"
+            ) from None
         except ssl.SSLError as exc:
             raise self.fail("tls", f"TLS handshake failed: {exc.reason or exc}") from None
         except OSError as exc:
-            raise self.fail("reset", f"connection error during the TLS handshake: {exc.strerror or exc}") from None
+            raise self.fail(
+                "reset", f"connection error during the TLS handshake: {exc.strerror or exc}"
+            ) from None
         chain = tuple(
             c.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
-            for c in (tls._sslobj.get_unverified_chain() or ())  # type: ignore[union-attr]
+            for c in (tls._sslobj.get_unverified_chain() or ())  # type: ignore[attr-defined]
         )
         cipher = tls.cipher()
         session = TlsSession(
@@ -217,7 +239,9 @@ class _Session:
             chain_der=chain,
             handshake_ms=round((time.monotonic() - started) * 1000, 1),
         )
-        self.log("*", f"TLS established: {session.version} {session.cipher}, {len(chain)} certificate(s)")
+        self.log(
+            "*", f"TLS established: {session.version} {session.cipher}, {len(chain)} certificate(s)"
+        )
         return session
 
     def quit(self) -> None:
@@ -251,11 +275,16 @@ def _close_orphan(exc: BaseException) -> None:
 
 def _classify(stage: str, reply: SmtpReply) -> ProbeError | None:
     if 400 <= reply.code < 500 and (reply.code in (421, 454) or stage == "banner"):
-        return ProbeError(stage, "rate_limited",
-                          f"inconclusive: the server answered {reply.code} {reply.text()!s} "
-                          "(temporary refusal or rate limiting)")
+        return ProbeError(
+            stage,
+            "rate_limited",
+            f"inconclusive: the server answered {reply.code} {reply.text()!s} "
+            "(temporary refusal or rate limiting)",
+        )
     if stage == "banner" and reply.code != 220:
-        return ProbeError(stage, "refused", f"the server refused the session: {reply.code} {reply.text()}")
+        return ProbeError(
+            stage, "refused", f"the server refused the session: {reply.code} {reply.text()}"
+        )
     return None
 
 
@@ -293,14 +322,20 @@ def _session(endpoint: Endpoint, settings: SmtpSettings) -> SmtpObservation:
         if exc.failure.kind not in ("reset", "closed", "connect"):
             s.quit()
         s.close()
-    except Exception as exc:  # noqa: BLE001 - a probe bug is reported as an error, never a pass
-        failure = ProbeFailure(s.stage, "protocol", f"internal probe error: {type(exc).__name__}: {exc}")
+    except Exception as exc:
+        failure = ProbeFailure(
+            s.stage, "protocol", f"internal probe error: {type(exc).__name__}: {exc}"
+        )
         s.log("*", failure.message)
         s.close()
     finished = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     return SmtpObservation(
-        endpoint=endpoint, started=started, finished=finished, transcript=tuple(s.lines),
-        failure=failure, **fields,  # type: ignore[arg-type]
+        endpoint=endpoint,
+        started=started,
+        finished=finished,
+        transcript=tuple(s.lines),
+        failure=failure,
+        **fields,  # type: ignore[arg-type]
     )
 
 
@@ -312,7 +347,14 @@ def probe_smtp(endpoint: Endpoint, settings: SmtpSettings) -> SmtpObservation:
     time.sleep(settings.retry_pause)
     second = _session(endpoint, settings)
     earlier = f"attempt 1 at {first.started}: {first.failure.message}"
-    return replace(second, attempts=2, connections=2, earlier_attempts=(earlier,),
-                   transcript=(*first.transcript,
-                               TranscriptLine(0.0, "*", f"--- retry after {settings.retry_pause:g}s pause ---"),
-                               *second.transcript))
+    return replace(
+        second,
+        attempts=2,
+        connections=2,
+        earlier_attempts=(earlier,),
+        transcript=(
+            *first.transcript,
+            TranscriptLine(0.0, "*", f"--- retry after {settings.retry_pause:g}s pause ---"),
+            *second.transcript,
+        ),
+    )

@@ -62,7 +62,9 @@ def test_silent_server_times_out(serve: object) -> None:
     started = time.monotonic()
     obs = probe_smtp(ep, FAST)
     assert time.monotonic() - started < 3
-    assert obs.failure is not None and obs.failure.kind == "timeout" and obs.failure.stage == "banner"
+    assert (
+        obs.failure is not None and obs.failure.kind == "timeout" and obs.failure.stage == "banner"
+    )
 
 
 def test_endless_reply_is_capped(serve: object) -> None:
@@ -70,7 +72,9 @@ def test_endless_reply_is_capped(serve: object) -> None:
         conn.sendall(b"220 hi\r\n")
         read_line(conn)
         while True:
-            conn.sendall(b"250-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n" * 100)
+            conn.sendall(
+                b"250-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n" * 100
+            )
 
     obs = probe_smtp(serve(endless), FAST)  # type: ignore[operator]
     assert obs.failure is not None and obs.failure.kind == "too_long"
@@ -136,5 +140,6 @@ def test_transcript_keeps_markup_verbatim(serve: object, tmp_path: Path) -> None
     obs = probe_smtp(serve(script), FAST)  # type: ignore[operator]
     assert obs.banner is not None and "<script>" in obs.banner.lines[0]
     from mailtls.evidence import render_html
+
     html = render_html(obs)
     assert "<script>" not in html and "&lt;script&gt;" in html

@@ -20,7 +20,10 @@ def write(tmp_path: Path, text: str | bytes) -> Path:
 
 
 def test_short_and_client_forms(tmp_path: Path) -> None:
-    inv = load_inventory(write(tmp_path, """
+    inv = load_inventory(
+        write(
+            tmp_path,
+            """
 profile: ncsc-uk
 domains: [a.example, {name: B.Example., expiry_warning_days: 30}]
 clients:
@@ -32,7 +35,9 @@ clients:
         dkim_selectors: [s1]
         waivers:
           - {requirement: SMTP-STARTTLS-OFFERED, reason: legacy relay, expires: 2030-01-31, hosts: [mx2.acme.example]}
-"""))
+""",
+        )
+    )
     names = [d.name for d in inv.domains]
     assert names == ["a.example", "b.example", "acme.example"]
     assert inv.domains[0].profile == "ncsc-uk" and inv.domains[0].expiry_warning_days == 60
@@ -41,7 +46,9 @@ clients:
     assert acme.client == "Acme" and acme.profile == "ncsc-nl"
     assert acme.submission == ("smtp.acme.example",)
     w = acme.waivers[0]
-    assert w.expires == dt.date(2030, 1, 31) and w.covers("SMTP-STARTTLS-OFFERED", "mx2.acme.example")
+    assert w.expires == dt.date(2030, 1, 31) and w.covers(
+        "SMTP-STARTTLS-OFFERED", "mx2.acme.example"
+    )
     assert not w.covers("SMTP-STARTTLS-OFFERED", "mx1.acme.example")
     assert len(inv.sha256) == 64
 
@@ -62,14 +69,23 @@ def test_idn_becomes_a_label(tmp_path: Path) -> None:
         ("domains: [not_a_domain!]\n", "invalid domain name"),
         ("domains: [localhost]\n", "at least two labels"),
         ("domains: [a.example, A.EXAMPLE.]\n", "duplicate domain a.example"),
-        ("domains: [{name: a.example, expiry_warning_days: soon}]\n", "expiry_warning_days must be"),
+        (
+            "domains: [{name: a.example, expiry_warning_days: soon}]\n",
+            "expiry_warning_days must be",
+        ),
         ("domains: [{name: a.example, profile: pci}]\n", "profile 'pci' is not one of"),
-        ("domains: [{name: a.example, waivers: [{requirement: MX-RESOLVE, expires: 2030-01-01}]}]\n",
-         "needs a reason"),
-        ("domains: [{name: a.example, waivers: [{requirement: MX-RESOLVE, reason: x}]}]\n",
-         "needs 'expires: YYYY-MM-DD'"),
-        ("domains: [{name: a.example, waivers: [{requirement: NOPE, reason: x, expires: 2030-01-01}]}]\n",
-         "requirement 'NOPE' is not a catalogue ID"),
+        (
+            "domains: [{name: a.example, waivers: [{requirement: MX-RESOLVE, expires: 2030-01-01}]}]\n",
+            "needs a reason",
+        ),
+        (
+            "domains: [{name: a.example, waivers: [{requirement: MX-RESOLVE, reason: x}]}]\n",
+            "needs 'expires: YYYY-MM-DD'",
+        ),
+        (
+            "domains: [{name: a.example, waivers: [{requirement: NOPE, reason: x, expires: 2030-01-01}]}]\n",
+            "requirement 'NOPE' is not a catalogue ID",
+        ),
         ("clients: [{name: Acme}]\n", "client has no 'domains:' list"),
         ("[a.example]\n", "expected a mapping"),
         ("domains: []\n", "lists no domains"),
@@ -78,7 +94,9 @@ def test_idn_becomes_a_label(tmp_path: Path) -> None:
         ("domains: [{name: 'a.example/path'}]\n", "no spaces, '/'"),
     ],
 )
-def test_bad_inventory_names_file_entry_and_fix(tmp_path: Path, text: str | bytes, expected: str) -> None:
+def test_bad_inventory_names_file_entry_and_fix(
+    tmp_path: Path, text: str | bytes, expected: str
+) -> None:
     path = write(tmp_path, text)
     with pytest.raises(InventoryError) as info:
         load_inventory(path)
@@ -89,7 +107,9 @@ def test_bad_inventory_names_file_entry_and_fix(tmp_path: Path, text: str | byte
 
 def test_entry_is_named(tmp_path: Path) -> None:
     path = write(tmp_path, "clients: [{name: Acme, domains: [ok.example, {name: bad..example}]}]\n")
-    with pytest.raises(InventoryError, match=r"clients\[0\] \(Acme\)\.domains\[1\] \(bad\.\.example\)"):
+    with pytest.raises(
+        InventoryError, match=r"clients\[0\] \(Acme\)\.domains\[1\] \(bad\.\.example\)"
+    ):
         load_inventory(path)
 
 
