@@ -1,4 +1,11 @@
-"""The requirement catalogue (``requirements.yaml``) as frozen data.
+"""The requirement catalogue (``mailtls/catalogue/*.yaml``) as frozen data.
+
+Each row: ``id`` (stable), ``family`` (groups rows in the report), ``title``, ``scope`` (domain |
+mx | submission), ``severity`` (critical | high | medium | low), ``assertion`` (the single
+testable statement), ``citations`` (``text`` and ``confidence``: R = read in the primary text,
+S = secondary source, U = unconfirmed; the report never presents S/U as verified), ``rule``
+(pass / warn / fail, per profile where they differ), ``why`` and ``fix`` (the report's
+explanation; checks never carry their own).
 
 The catalogue is data, not logic: each row names a requirement, its citations with their
 confidence, its scope and the text the report shows. Checks refer to rows by ID through the
@@ -84,8 +91,11 @@ def _row(raw: dict[str, Any]) -> Requirement:
 @functools.cache
 def catalogue() -> dict[str, Requirement]:
     """All requirements by ID, in catalogue order."""
-    text = resources.files("mailtls").joinpath("requirements.yaml").read_text("utf-8")
-    rows = yaml.safe_load(text)
+    folder = resources.files("mailtls").joinpath("catalogue")
+    rows: list[dict[str, Any]] = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            rows += yaml.safe_load(entry.read_text("utf-8")) or []
     result: dict[str, Requirement] = {}
     for raw in rows:
         req = _row(raw)
