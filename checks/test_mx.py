@@ -3,7 +3,7 @@
 import pytest
 
 from mailtls.observations import Discovery
-from mailtls.verdicts import inconclusive, not_applicable
+from mailtls.verdicts import inconclusive, not_applicable, warn
 
 
 @pytest.mark.requirement("MX-RESOLVE")
@@ -44,3 +44,20 @@ def test_null_mx_alone(discovery: Discovery) -> None:
         f"{d.domain}: publishes a null MX together with other MX records "
         f"({', '.join(d.other_mx_with_null)}); remove one or the other"
     )
+
+
+@pytest.mark.requirement("MX-IMPLICIT")
+def test_no_implicit_mx(discovery: Discovery) -> None:
+    """The domain publishes MX records rather than relying on the implicit MX (RFC 5321 §5.1).
+
+    Without an MX RRset senders deliver to the domain's own A/AAAA address, which is rarely a
+    host meant to receive mail.
+    """
+    d = discovery
+    if d.kind == "error":
+        if d.mx.status == "nxdomain":
+            not_applicable(f"{d.domain} does not exist (see MX-RESOLVE)")
+        inconclusive(f"{d.domain}: {d.error}")
+    if d.kind == "implicit":
+        addresses = ", ".join(a for h in d.hosts for a in h.addresses)
+        warn(f"{d.domain} has no MX records: senders deliver to its own addresses ({addresses})")
