@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from mailtls import __version__, requirements
+from mailtls import __version__, gate, requirements
 from mailtls.evidence import render_html, to_jsonable
 from mailtls.inventory import Domain, InventoryError
 from mailtls.observations import Discovery, SmtpObservation
@@ -85,6 +85,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="mailtls_ehlo_name",
         metavar="NAME",
         help="name we announce in EHLO (default: this machine's FQDN)",
+    )
+    g.addoption(
+        "--allow-errors",
+        dest="mailtls_allow_errors",
+        action="store_true",
+        help="results we could not observe (error) do not fail the run",
+    )
+    g.addoption(
+        "--baseline",
+        dest="mailtls_baseline",
+        metavar="JSON",
+        help="an earlier --evidence-json of the same inventory: fail only on regressions",
     )
     # `--strict` is pytest's own option (an alias of --strict-markers); mailtls reads it too:
     # with --strict, warn-level findings fail the run.
@@ -460,6 +472,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state is None or state.inventory is None:
         return
     state.finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    state.gate = gate.decide(
+        state.results.values(),
+        strict=state.strict,
+        allow_errors=state.allow_errors,
+        baseline=state.baseline,
+    )
+    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and state.results:
+        # The gate, not pytest's raw failure count, decides: waivers, --allow-errors, --strict
+        # and --baseline all change what fails the run.
+        session.exitstatus = (
+            pytest.ExitCode.TESTS_FAILED if state.gate.failed else pytest.ExitCode.OK
+        )
     if state.evidence_json is None:
         return
     document = {
@@ -479,3 +503,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state.evidence_json.write_text(
         json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8"
     )
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(RUN, None)
+    if state is None or state.gate is None:
+        return
+    tr = terminalreporter
+    decision = state.gate
+    if state.baseline is not None:
+        tr.section("mailtls: comparison with the baseline")
+        for title, lines in (
+            ("regressions (gate)", decision.regressions),
+            ("improvements", decision.improvements),
+            ("unchanged failures (not gating)", decision.unchanged),
+        ):
+            tr.write_line(f"{title}: {len(lines)}")
+            for line in lines:
+                tr.write_line(f"  {line}")
+    for note in state.waiver_notes():
+        tr.write_line(f"mailtls: {note}")
+    verdict = "FAILED" if decision.failed else "passed"
+    tr.write_line(f"mailtls gate: {verdict} ({len(decision.gating)} gating result(s))")

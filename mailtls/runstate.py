@@ -13,6 +13,7 @@ from typing import Any
 import certifi
 
 from mailtls import discovery as discovery_mod
+from mailtls import gate
 from mailtls.inventory import Domain, Inventory, load_inventory
 from mailtls.observations import Discovery
 from mailtls.probes.dns import DnsClient, ResolverAddress, parse_resolver
@@ -22,6 +23,15 @@ from mailtls.targets import Target, domain_target, mx_targets
 
 class SettingsError(Exception):
     """A bad command-line value; the plugin reports it as a usage error."""
+
+
+def _baseline(path: str | None) -> dict[gate.Key, str] | None:
+    if not path:
+        return None
+    try:
+        return gate.load_baseline(Path(path))
+    except gate.BaselineError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 @dataclass
@@ -34,6 +44,9 @@ class MailtlsRun:
     concurrency: int
     ehlo_name: str
     strict: bool = False
+    allow_errors: bool = False
+    baseline: dict[gate.Key, str] | None = None
+    gate: gate.GateDecision | None = None
     evidence_json: Path | None = None
     started: str = field(
         default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -69,6 +82,8 @@ class MailtlsRun:
             concurrency=int(opt.mailtls_concurrency),
             ehlo_name=opt.mailtls_ehlo_name or socket.getfqdn() or "localhost",
             strict=bool(getattr(opt, "strict", False)),
+            allow_errors=bool(opt.mailtls_allow_errors),
+            baseline=_baseline(opt.mailtls_baseline),
             evidence_json=Path(opt.mailtls_evidence_json) if opt.mailtls_evidence_json else None,
         )
 
@@ -107,3 +122,25 @@ class MailtlsRun:
             found = self.discover()
             return [t for d in self.inventory.domains for t in mx_targets(found[d.name])]
         raise SettingsError(f"scope {scope!r} is not supported yet")
+
+    def waiver_notes(self) -> list[str]:
+        """Waivers that matched no result, and expired ones, so neither goes unnoticed."""
+        if self.inventory is None:
+            return []
+        today = dt.datetime.now(dt.UTC).date()
+        notes = []
+        for dom in self.inventory.domains:
+            for w in dom.waivers:
+                hits = [
+                    r
+                    for r in self.results.values()
+                    if r["domain"] == dom.name and w.covers(r["requirement"], r["host"])
+                ]
+                scope = f"{w.requirement} on {dom.name}" + (
+                    f" ({', '.join(w.hosts)})" if w.hosts else ""
+                )
+                if w.expired(today):
+                    notes.append(f"waiver for {scope} expired on {w.expires}: it no longer waives")
+                elif not hits:
+                    notes.append(f"waiver for {scope} matched no result in this run")
+        return notes

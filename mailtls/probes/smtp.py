@@ -358,3 +358,68 @@ def probe_smtp(endpoint: Endpoint, settings: SmtpSettings) -> SmtpObservation:
             *second.transcript,
         ),
     )
+
+
+class StartedTls:
+    """An SMTP connection that got ``220`` to STARTTLS: the socket is ready for a ClientHello.
+
+    The hello probes (``mailtls.probes.tlsscan``) use it to send one crafted hello and read the
+    server's first flight; they never complete the handshake.
+    """
+
+    def __init__(self, session: _Session) -> None:
+        self._session = session
+
+    @property
+    def transcript(self) -> tuple[TranscriptLine, ...]:
+        return tuple(self._session.lines)
+
+    def log(self, text: str) -> None:
+        self._session.log("*", text)
+
+    def sendall(self, data: bytes) -> None:
+        sock = self._session.sock
+        assert sock is not None
+        sock.settimeout(self._session._budget())
+        sock.sendall(data)
+
+    def recv(self, size: int) -> bytes:
+        """Up to ``size`` bytes; b'' on EOF. Raises TimeoutError / OSError like a socket."""
+        sock = self._session.sock
+        assert sock is not None
+        sock.settimeout(self._session._budget())
+        return sock.recv(size)
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def open_starttls(
+    endpoint: Endpoint, settings: SmtpSettings
+) -> tuple[StartedTls | None, ProbeFailure | None, tuple[TranscriptLine, ...]]:
+    """Connect, read the banner, EHLO, STARTTLS; return the channel when the server said 220."""
+    s = _Session(endpoint, settings)
+    try:
+        s.connect()
+        s.stage = "banner"
+        banner = s.reply()
+        if err := _classify("banner", banner):
+            raise err
+        ehlo = s.command(f"EHLO {settings.ehlo_name}", "ehlo")
+        if err := _classify("ehlo", ehlo):
+            raise err
+        if ehlo.code != 250 or "STARTTLS" not in ehlo.keywords:
+            raise s.fail("protocol", "STARTTLS is not offered")
+        reply = s.command("STARTTLS", "starttls")
+        if err := _classify("starttls", reply):
+            raise err
+        if reply.code != 220:
+            raise s.fail("protocol", f"STARTTLS answered {reply.code} {reply.text()}")
+        if s.buffer:
+            raise s.fail("tls", "server sent non-TLS data after 220 to STARTTLS")
+    except ProbeError as exc:
+        s.close()
+        if exc.failure.message not in (line.text for line in s.lines):
+            s.log("*", exc.failure.message)
+        return None, exc.failure, tuple(s.lines)
+    return StartedTls(s), None, tuple(s.lines)
