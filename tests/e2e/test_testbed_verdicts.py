@@ -1,0 +1,136 @@
+"""End to end: the suite, run as a user runs it, against the real testbed (testbed/scenarios.yaml).
+
+Every expected verdict in the scenarios must be the verdict mailtls reports, host by host; the
+hostile servers must give `error`/`fail` within the timeout without stopping the other domains;
+server text must stay escaped in the HTML report.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, run_suite
+
+SCENARIOS = yaml.safe_load((REPO / "testbed" / "scenarios.yaml").read_text())
+DOMAINS: dict[str, Any] = SCENARIOS["domains"]
+
+
+def _expectations() -> list[tuple[str, str, str | None, str]]:
+    rows = []
+    for domain, spec in DOMAINS.items():
+        for req, want in spec.get("expect", {}).items():
+            if isinstance(want, dict):
+                rows += [(domain, req, host, verdict) for host, verdict in want.items()]
+            else:
+                rows.append((domain, req, None, want))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def suite(testbed_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("e2e")
+    inventory = tmp / "inventory.yaml"
+    inventory.write_text(yaml.safe_dump({"domains": sorted(DOMAINS)}))
+    html = tmp / "report.html"
+    started = time.monotonic()
+    code, output, data = run_suite(
+        [f"--inventory={inventory}", f"--resolver={testbed_env['resolver']}",
+         f"--ca-bundle={testbed_env['ca_bundle']}", "--timeout=2", f"--html={html}",
+         "--self-contained-html", "-q"], tmp)
+    assert data is not None, output[-4000:]
+    return {"code": code, "output": output, "data": data, "html": html.read_text(),
+            "seconds": time.monotonic() - started}
+
+
+@pytest.mark.parametrize(("domain", "requirement", "host", "verdict"), _expectations(),
+                         ids=lambda v: str(v))
+def test_expected_verdict(suite: dict[str, Any], domain: str, requirement: str, host: str | None,
+                          verdict: str) -> None:
+    results = [r for r in suite["data"]["results"]
+               if r["domain"] == domain and r["requirement"] == requirement
+               and (host is None or r["host"] == host)]
+    assert results, f"no result for {requirement} on {domain} {host or ''}"
+    got = {(r["host"], r["ip"]): (r["verdict"], r["message"]) for r in results}
+    assert all(v == verdict for v, _ in got.values()), f"expected {verdict}, got {got}"
+
+
+def test_every_domain_yields_items(suite: dict[str, Any]) -> None:
+    seen = {r["domain"] for r in suite["data"]["results"]}
+    assert seen == set(DOMAINS)
+
+
+def test_failures_gate_the_run(suite: dict[str, Any]) -> None:
+    assert suite["code"] == 1
+
+
+def test_hostile_servers_cannot_hang_the_run(suite: dict[str, Any]) -> None:
+    # 14 hostile servers, timeout 2 s, one polite retry for inconclusive answers: bounded.
+    assert suite["seconds"] < 90, suite["seconds"]
+
+
+def test_every_ip_of_every_mx_is_a_target(suite: dict[str, Any]) -> None:
+    hosts = {(r["host"], r["ip"]) for r in suite["data"]["results"]
+             if r["domain"] == "good.test" and r["requirement"] == "SMTP-STARTTLS-OFFERED"}
+    assert hosts == {("mx1.good.test", "127.0.11.1"), ("mx2.good.test", "127.0.11.2")}
+
+
+def test_shared_ip_probed_once(suite: dict[str, Any]) -> None:
+    starts = {ev["started"] for r in suite["data"]["results"] for ev in r["evidence"]
+              if ev["type"] == "SmtpObservation" and ev["endpoint"]["ip"] == "127.0.11.1"
+              and ev["endpoint"]["host"] == "mx1.good.test"}
+    assert len(starts) == 1  # good.test and shared.test share mx1.good.test
+
+
+def test_json_shape(suite: dict[str, Any]) -> None:
+    data = suite["data"]
+    assert set(data) == {"tool", "run", "results"}
+    assert set(data["run"]) == {"started", "finished", "inventory", "inventory_sha256", "profile",
+                                "resolver", "ca_bundle"}
+    for r in data["results"]:
+        assert set(r) == {"test", "requirement", "domain", "host", "ip", "port", "verdict",
+                          "message", "waived", "evidence"}
+        assert r["verdict"] in ("pass", "warn", "fail", "not_applicable", "error")
+
+
+def test_no_probe_sends_mail_commands(suite: dict[str, Any]) -> None:
+    for r in suite["data"]["results"]:
+        for ev in r["evidence"]:
+            for line in ev.get("transcript", []):
+                if line["direction"] == "C":
+                    assert re.match(r"(EHLO|STARTTLS|QUIT)\b", line["text"]), line
+
+
+def test_server_markup_is_escaped_in_the_html(suite: dict[str, Any]) -> None:
+    html = suite["html"]
+    assert "<script>alert(1)</script>" not in html
+    assert "onerror=alert(2)>" not in html.replace("&gt;", "")  # only the escaped form exists
+
+
+def test_errors_name_domain_host_and_cause(suite: dict[str, Any]) -> None:
+    silent = [r for r in suite["data"]["results"]
+              if r["domain"] == "silent.test" and r["requirement"] == "SMTP-STARTTLS-OFFERED"]
+    assert "mx.silent.test" in silent[0]["message"] and "127.0.12.1" in silent[0]["message"]
+    assert "no reply within" in silent[0]["message"]
+
+
+def test_report_names_the_run(suite: dict[str, Any], testbed_env: dict[str, Any]) -> None:
+    for needle in ("Inventory SHA-256", "mailtls run", testbed_env["ca_bundle"], "SMTP-STARTTLS-OFFERED"):
+        assert needle in suite["html"]
+
+
+def test_selection_probes_only_what_is_needed(testbed_env: dict[str, Any], tmp_path: Path) -> None:
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text("domains: [silent.test, good.test]\n")
+    started = time.monotonic()
+    code, output, data = run_suite([f"--inventory={inventory}", f"--resolver={testbed_env['resolver']}",
+                                    "--timeout=2", "-k", "mx_resolves", "-q"], tmp_path)
+    assert data is not None and code == 0, output
+    assert all(r["requirement"] == "MX-RESOLVE" for r in data["results"])
+    assert "probe(s)" not in output  # no SMTP connection was needed
+    assert time.monotonic() - started < 20
