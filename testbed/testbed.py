@@ -71,6 +71,7 @@ def down() -> None:
 
 def _wait_port(ip: str, port: int, proto: str = "tcp", seconds: float = 15) -> bool:
     import socket
+
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         try:
@@ -82,7 +83,9 @@ def _wait_port(ip: str, port: int, proto: str = "tcp", seconds: float = 15) -> b
 
 
 def up() -> None:
-    missing = [b for b in BINARIES if shutil.which(b) is None and not Path(f"/usr/sbin/{b}").exists()]
+    missing = [
+        b for b in BINARIES if shutil.which(b) is None and not Path(f"/usr/sbin/{b}").exists()
+    ]
     if missing:
         sys.exit(f"testbed: missing programs: {', '.join(missing)} (run: bash testbed/setup.sh)")
     down()
@@ -98,7 +101,14 @@ def up() -> None:
     subprocess.run(["postfix", "-c", str(conf), "check"], check=True)
     subprocess.run(["postfix", "-c", str(conf), "start"], check=True, capture_output=True)
     hostile = certs["mx.script.test"]
-    args = [sys.executable, str(HERE / "servers" / "hostile.py"), "--cert", hostile["chain"], "--key", hostile["key"]]
+    args = [
+        sys.executable,
+        str(HERE / "servers" / "hostile.py"),
+        "--cert",
+        hostile["chain"],
+        "--key",
+        hostile["key"],
+    ]
     for item in data["hostile"]:
         args += ["--listen", f"{item['ip']}:{item['behaviour']}"]
     log = open(RUN / "hostile.log", "ab")  # noqa: SIM115 - handed to the child process
@@ -109,43 +119,64 @@ def up() -> None:
     slow = [f"{ip}:{port}" for ip, port in waits if not _wait_port(ip, port)]
     if slow:
         sys.exit(f"testbed: not answering: {', '.join(slow)} (logs in {RUN})")
-    env = {"resolver": dns.UNBOUND_IP, "ca_bundle": str(RUN / "certs" / "ca.pem"), "run": str(RUN),
-           "postfix_log": str(postfix.LOG), "certs": certs}
+    env = {
+        "resolver": dns.UNBOUND_IP,
+        "ca_bundle": str(RUN / "certs" / "ca.pem"),
+        "run": str(RUN),
+        "postfix_log": str(postfix.LOG),
+        "certs": certs,
+    }
     (RUN / "env.json").write_text(json.dumps(env, indent=1))
     print(f"testbed: up (resolver {dns.UNBOUND_IP}, CA bundle {env['ca_bundle']})")
 
 
 def _dig(name: str, rtype: str) -> tuple[str, bool]:
-    out = subprocess.run(["dig", f"@{dns.UNBOUND_IP}", "+dnssec", "+time=3", "+tries=1", name, rtype],
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["dig", f"@{dns.UNBOUND_IP}", "+dnssec", "+time=3", "+tries=1", name, rtype],
+        capture_output=True,
+        text=True,
+    ).stdout
     status = out.split("status: ", 1)[1].split(",", 1)[0] if "status: " in out else "NOANSWER"
     flags = out.split("flags:", 1)[1].split(";", 1)[0] if "flags:" in out else ""
     return status, " ad" in flags
 
 
 def _starttls(ip: str) -> str:
-    proc = subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect", f"{ip}:25", "-brief"],
-                          input="", capture_output=True, text=True, timeout=15)
+    proc = subprocess.run(
+        ["openssl", "s_client", "-starttls", "smtp", "-connect", f"{ip}:25", "-brief"],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=15,
+    )
     return proc.stdout + proc.stderr
 
 
 def selfcheck() -> int:
     data = scenarios()
     problems = []
-    checks = [("good.test", "MX", "NOERROR", True), ("bogus.test", "MX", "SERVFAIL", False),
-              ("missing.test", "MX", "NXDOMAIN", True), ("insecure.test", "MX", "NOERROR", False)]
+    checks = [
+        ("good.test", "MX", "NOERROR", True),
+        ("bogus.test", "MX", "SERVFAIL", False),
+        ("missing.test", "MX", "NXDOMAIN", True),
+        ("insecure.test", "MX", "NOERROR", False),
+    ]
     for name, rtype, status, ad in checks:
         got, got_ad = _dig(name, rtype)
         ok = got == status and got_ad == ad
-        print(f"{'PASS' if ok else 'FAIL'} dig {name} {rtype}: {got} ad={got_ad} (expected {status} ad={ad})")
+        print(
+            f"{'PASS' if ok else 'FAIL'} dig {name} {rtype}: {got} ad={got_ad} (expected {status} ad={ad})"
+        )
         problems += [] if ok else [name]
     for item in data["listeners"]:
         out = _starttls(item["ip"])
         wants_tls = item.get("options", {}).get("smtpd_tls_security_level") != "none"
         has_tls = "Protocol version" in out or "CONNECTION ESTABLISHED" in out
         ok = has_tls == wants_tls
-        print(f"{'PASS' if ok else 'FAIL'} openssl s_client -starttls smtp {item['ip']} ({item['name']}): "
-              f"TLS {'yes' if has_tls else 'no'}")
+        print(
+            f"{'PASS' if ok else 'FAIL'} openssl s_client -starttls smtp {item['ip']} ({item['name']}): "
+            f"TLS {'yes' if has_tls else 'no'}"
+        )
         problems += [] if ok else [item["name"]]
     return 1 if problems else 0
 

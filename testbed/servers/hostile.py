@@ -28,7 +28,7 @@ READ_TIMEOUT = 30.0
 async def _line(reader: asyncio.StreamReader) -> bytes:
     try:
         return (await asyncio.wait_for(reader.readline(), READ_TIMEOUT))[:1000].strip()
-    except (asyncio.TimeoutError, asyncio.LimitOverrunError, ValueError):
+    except (TimeoutError, asyncio.LimitOverrunError, ValueError):
         return b""
 
 
@@ -37,8 +37,9 @@ def _ehlo(name: str, starttls: bool, extra: bytes = b"") -> bytes:
     return f"250-{name}\r\n".encode() + extra + b"250-PIPELINING\r\n" + offer + b"250 8BITMIME\r\n"
 
 
-async def dialogue(behaviour: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                   ctx: ssl.SSLContext) -> None:
+async def dialogue(
+    behaviour: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ctx: ssl.SSLContext
+) -> None:
     name = f"mx.{behaviour}.test"
     if behaviour == "silent":
         await asyncio.sleep(120)
@@ -122,7 +123,9 @@ def serve_factory(behaviour: str, ctx: ssl.SSLContext):  # type: ignore[no-untyp
 
 
 async def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--listen", action="append", required=True, metavar="IP:BEHAVIOUR")
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
@@ -133,8 +136,9 @@ async def main() -> None:
     servers = []
     for spec in args.listen:
         ip, behaviour = spec.split(":", 1)
-        servers.append(await asyncio.start_server(serve_factory(behaviour, ctx), ip, args.port,
-                                                  limit=4096))
+        servers.append(
+            await asyncio.start_server(serve_factory(behaviour, ctx), ip, args.port, limit=4096)
+        )
     await asyncio.gather(*(s.serve_forever() for s in servers))
 
 

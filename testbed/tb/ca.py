@@ -14,27 +14,45 @@ NOW = dt.datetime.now(dt.UTC)
 
 
 def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mailtls testbed"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mailtls testbed"),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
-def _ca(subject: str, issuer_cert: x509.Certificate | None, issuer_key: ec.EllipticCurvePrivateKey | None,
-        path_len: int) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+def _ca(
+    subject: str,
+    issuer_cert: x509.Certificate | None,
+    issuer_key: ec.EllipticCurvePrivateKey | None,
+    path_len: int,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     key = ec.generate_private_key(ec.SECP256R1())
     issuer_name = issuer_cert.subject if issuer_cert else _name(subject)
     signer = issuer_key or key
-    cert = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(issuer_name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=path_len), critical=True)
-            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(signer, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_len), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(signer, hashes.SHA256())
+    )
     return cert, key
 
 
@@ -43,26 +61,42 @@ class TestCA:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.root, self.root_key = _ca("mailtls testbed root", None, None, 1)
-        self.inter, self.inter_key = _ca("mailtls testbed intermediate", self.root, self.root_key, 0)
+        self.inter, self.inter_key = _ca(
+            "mailtls testbed intermediate", self.root, self.root_key, 0
+        )
         (folder / "ca.pem").write_bytes(self.root.public_bytes(serialization.Encoding.PEM))
 
     def leaf(self, host: str) -> dict[str, str]:
         """Key, leaf and chain files for ``host``; returns their paths."""
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = (x509.CertificateBuilder().subject_name(_name(host)).issuer_name(self.inter.subject)
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=200))
-                .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.inter_key.public_key()),
-                               critical=False)
-                .sign(self.inter_key, hashes.SHA256()))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name(host))
+            .issuer_name(self.inter.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(NOW - dt.timedelta(days=1))
+            .not_valid_after(NOW + dt.timedelta(days=200))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.inter_key.public_key()),
+                critical=False,
+            )
+            .sign(self.inter_key, hashes.SHA256())
+        )
         base = self.folder / host
-        key_path, cert_path, chain_path = (Path(f"{base}.key"), Path(f"{base}.crt"), Path(f"{base}.chain.pem"))
+        key_path, cert_path, chain_path = (
+            Path(f"{base}.key"),
+            Path(f"{base}.crt"),
+            Path(f"{base}.chain.pem"),
+        )
         key_path.write_bytes(_pem_key(key))
         key_path.chmod(0o600)
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        chain_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM)
-                               + self.inter.public_bytes(serialization.Encoding.PEM))
+        chain_path.write_bytes(
+            cert.public_bytes(serialization.Encoding.PEM)
+            + self.inter.public_bytes(serialization.Encoding.PEM)
+        )
         return {"key": str(key_path), "cert": str(cert_path), "chain": str(chain_path)}

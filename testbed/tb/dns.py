@@ -15,18 +15,27 @@ NSD_IP, UNBOUND_IP = "127.0.10.1", "127.0.10.2"
 
 
 def _keygen(folder: Path, zone: str) -> str:
-    out = subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", zone], cwd=folder, check=True,
-                         capture_output=True, text=True).stdout.strip()
+    out = subprocess.run(
+        ["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", zone],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return out  # basename K<zone>.+013+<tag>
 
 
 def _sign(folder: Path, zonefile: str, key: str) -> None:
-    subprocess.run(["ldns-signzone", "-n", zonefile, key], cwd=folder, check=True, capture_output=True)
+    subprocess.run(
+        ["ldns-signzone", "-n", zonefile, key], cwd=folder, check=True, capture_output=True
+    )
 
 
 def _soa(zone: str) -> str:
-    return (f"$TTL 300\n{zone}. IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300\n"
-            f"{zone}. IN NS ns.test.\n")
+    return (
+        f"$TTL 300\n{zone}. IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300\n"
+        f"{zone}. IN NS ns.test.\n"
+    )
 
 
 def build(run: Path, domains: dict[str, Any]) -> dict[str, Any]:
@@ -68,20 +77,25 @@ def build(run: Path, domains: dict[str, Any]) -> dict[str, Any]:
     _sign(folder, "test.zone", test_key)
     anchor = folder / "test.ds"
     anchor.write_text((folder / f"{test_key}.ds").read_text())
-    files = {z: (f"{z}.zone.signed" if (folder / f"{z}.zone.signed").exists() else f"{z}.zone") for z in zones}
+    files = {
+        z: (f"{z}.zone.signed" if (folder / f"{z}.zone.signed").exists() else f"{z}.zone")
+        for z in zones
+    }
     nsd_zones = "".join(f"zone:\n  name: {z}\n  zonefile: {f}\n" for z, f in files.items())
     (folder / "nsd.conf").write_text(
-        f"server:\n  ip-address: {NSD_IP}\n  port: 53\n  username: \"\"\n  zonesdir: {folder}\n"
-        f"  pidfile: {folder}/nsd.pid\n  database: \"\"\n  zonelistfile: {folder}/zone.list\n"
-        f"  xfrdfile: {folder}/xfrd.state\n  logfile: {folder}/nsd.log\n  chroot: \"\"\n"
-        f"  do-ip6: no\nremote-control:\n  control-enable: no\n{nsd_zones}")
+        f'server:\n  ip-address: {NSD_IP}\n  port: 53\n  username: ""\n  zonesdir: {folder}\n'
+        f'  pidfile: {folder}/nsd.pid\n  database: ""\n  zonelistfile: {folder}/zone.list\n'
+        f'  xfrdfile: {folder}/xfrd.state\n  logfile: {folder}/nsd.log\n  chroot: ""\n'
+        f"  do-ip6: no\nremote-control:\n  control-enable: no\n{nsd_zones}"
+    )
     (folder / "unbound.conf").write_text(
-        f"server:\n  interface: {UNBOUND_IP}\n  port: 53\n  username: \"\"\n  chroot: \"\"\n"
-        f"  directory: \"{folder}\"\n  pidfile: \"{folder}/unbound.pid\"\n  logfile: \"{folder}/unbound.log\"\n"
+        f'server:\n  interface: {UNBOUND_IP}\n  port: 53\n  username: ""\n  chroot: ""\n'
+        f'  directory: "{folder}"\n  pidfile: "{folder}/unbound.pid"\n  logfile: "{folder}/unbound.log"\n'
         f"  use-syslog: no\n  do-ip6: no\n  do-not-query-localhost: no\n  access-control: 127.0.0.0/8 allow\n"
-        f"  trust-anchor-file: \"{anchor}\"\n  module-config: \"validator iterator\"\n"
+        f'  trust-anchor-file: "{anchor}"\n  module-config: "validator iterator"\n'
         f"  qname-minimisation: no\n  val-log-level: 2\n  harden-dnssec-stripped: yes\n"
-        f"  local-zone: \"test.\" nodefault\n  domain-insecure: \"invalid.\"\n"
+        f'  local-zone: "test." nodefault\n  domain-insecure: "invalid."\n'
         f"remote-control:\n  control-enable: no\n"
-        f"stub-zone:\n  name: \"test.\"\n  stub-addr: {NSD_IP}\n")
+        f'stub-zone:\n  name: "test."\n  stub-addr: {NSD_IP}\n'
+    )
     return {"nsd_conf": str(folder / "nsd.conf"), "unbound_conf": str(folder / "unbound.conf")}

@@ -71,8 +71,11 @@ def build(run: Path, listeners: list[dict[str, Any]], certs: dict[str, dict[str,
     lines = []
     for item in listeners:
         c = certs[item["cert"]]
-        opts = {"syslog_name": f"postfix/{item['name']}", "myhostname": item["cert"],
-                "smtpd_tls_chain_files": f"{c['key']},{c['chain']}"}
+        opts = {
+            "syslog_name": f"postfix/{item['name']}",
+            "myhostname": item["cert"],
+            "smtpd_tls_chain_files": f"{c['key']},{c['chain']}",
+        }
         opts.update({k: str(v) for k, v in item.get("options", {}).items()})
         flags = " ".join(f"-o {k}={v}" for k, v in opts.items())
         lines.append(f"{item['ip']}:25 inet n - n - - smtpd {flags}\n")

@@ -40,21 +40,40 @@ def suite(testbed_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory)
     html = tmp / "report.html"
     started = time.monotonic()
     code, output, data = run_suite(
-        [f"--inventory={inventory}", f"--resolver={testbed_env['resolver']}",
-         f"--ca-bundle={testbed_env['ca_bundle']}", "--timeout=2", f"--html={html}",
-         "--self-contained-html", "-q"], tmp)
+        [
+            f"--inventory={inventory}",
+            f"--resolver={testbed_env['resolver']}",
+            f"--ca-bundle={testbed_env['ca_bundle']}",
+            "--timeout=2",
+            f"--html={html}",
+            "--self-contained-html",
+            "-q",
+        ],
+        tmp,
+    )
     assert data is not None, output[-4000:]
-    return {"code": code, "output": output, "data": data, "html": html.read_text(),
-            "seconds": time.monotonic() - started}
+    return {
+        "code": code,
+        "output": output,
+        "data": data,
+        "html": html.read_text(),
+        "seconds": time.monotonic() - started,
+    }
 
 
-@pytest.mark.parametrize(("domain", "requirement", "host", "verdict"), _expectations(),
-                         ids=lambda v: str(v))
-def test_expected_verdict(suite: dict[str, Any], domain: str, requirement: str, host: str | None,
-                          verdict: str) -> None:
-    results = [r for r in suite["data"]["results"]
-               if r["domain"] == domain and r["requirement"] == requirement
-               and (host is None or r["host"] == host)]
+@pytest.mark.parametrize(
+    ("domain", "requirement", "host", "verdict"), _expectations(), ids=lambda v: str(v)
+)
+def test_expected_verdict(
+    suite: dict[str, Any], domain: str, requirement: str, host: str | None, verdict: str
+) -> None:
+    results = [
+        r
+        for r in suite["data"]["results"]
+        if r["domain"] == domain
+        and r["requirement"] == requirement
+        and (host is None or r["host"] == host)
+    ]
     assert results, f"no result for {requirement} on {domain} {host or ''}"
     got = {(r["host"], r["ip"]): (r["verdict"], r["message"]) for r in results}
     assert all(v == verdict for v, _ in got.values()), f"expected {verdict}, got {got}"
@@ -75,26 +94,51 @@ def test_hostile_servers_cannot_hang_the_run(suite: dict[str, Any]) -> None:
 
 
 def test_every_ip_of_every_mx_is_a_target(suite: dict[str, Any]) -> None:
-    hosts = {(r["host"], r["ip"]) for r in suite["data"]["results"]
-             if r["domain"] == "good.test" and r["requirement"] == "SMTP-STARTTLS-OFFERED"}
+    hosts = {
+        (r["host"], r["ip"])
+        for r in suite["data"]["results"]
+        if r["domain"] == "good.test" and r["requirement"] == "SMTP-STARTTLS-OFFERED"
+    }
     assert hosts == {("mx1.good.test", "127.0.11.1"), ("mx2.good.test", "127.0.11.2")}
 
 
 def test_shared_ip_probed_once(suite: dict[str, Any]) -> None:
-    starts = {ev["started"] for r in suite["data"]["results"] for ev in r["evidence"]
-              if ev["type"] == "SmtpObservation" and ev["endpoint"]["ip"] == "127.0.11.1"
-              and ev["endpoint"]["host"] == "mx1.good.test"}
+    starts = {
+        ev["started"]
+        for r in suite["data"]["results"]
+        for ev in r["evidence"]
+        if ev["type"] == "SmtpObservation"
+        and ev["endpoint"]["ip"] == "127.0.11.1"
+        and ev["endpoint"]["host"] == "mx1.good.test"
+    }
     assert len(starts) == 1  # good.test and shared.test share mx1.good.test
 
 
 def test_json_shape(suite: dict[str, Any]) -> None:
     data = suite["data"]
     assert set(data) == {"tool", "run", "results"}
-    assert set(data["run"]) == {"started", "finished", "inventory", "inventory_sha256", "profile",
-                                "resolver", "ca_bundle"}
+    assert set(data["run"]) == {
+        "started",
+        "finished",
+        "inventory",
+        "inventory_sha256",
+        "profile",
+        "resolver",
+        "ca_bundle",
+    }
     for r in data["results"]:
-        assert set(r) == {"test", "requirement", "domain", "host", "ip", "port", "verdict",
-                          "message", "waived", "evidence"}
+        assert set(r) == {
+            "test",
+            "requirement",
+            "domain",
+            "host",
+            "ip",
+            "port",
+            "verdict",
+            "message",
+            "waived",
+            "evidence",
+        }
         assert r["verdict"] in ("pass", "warn", "fail", "not_applicable", "error")
 
 
@@ -113,14 +157,22 @@ def test_server_markup_is_escaped_in_the_html(suite: dict[str, Any]) -> None:
 
 
 def test_errors_name_domain_host_and_cause(suite: dict[str, Any]) -> None:
-    silent = [r for r in suite["data"]["results"]
-              if r["domain"] == "silent.test" and r["requirement"] == "SMTP-STARTTLS-OFFERED"]
+    silent = [
+        r
+        for r in suite["data"]["results"]
+        if r["domain"] == "silent.test" and r["requirement"] == "SMTP-STARTTLS-OFFERED"
+    ]
     assert "mx.silent.test" in silent[0]["message"] and "127.0.12.1" in silent[0]["message"]
     assert "no reply within" in silent[0]["message"]
 
 
 def test_report_names_the_run(suite: dict[str, Any], testbed_env: dict[str, Any]) -> None:
-    for needle in ("Inventory SHA-256", "mailtls run", testbed_env["ca_bundle"], "SMTP-STARTTLS-OFFERED"):
+    for needle in (
+        "Inventory SHA-256",
+        "mailtls run",
+        testbed_env["ca_bundle"],
+        "SMTP-STARTTLS-OFFERED",
+    ):
         assert needle in suite["html"]
 
 
@@ -128,8 +180,17 @@ def test_selection_probes_only_what_is_needed(testbed_env: dict[str, Any], tmp_p
     inventory = tmp_path / "inv.yaml"
     inventory.write_text("domains: [silent.test, good.test]\n")
     started = time.monotonic()
-    code, output, data = run_suite([f"--inventory={inventory}", f"--resolver={testbed_env['resolver']}",
-                                    "--timeout=2", "-k", "mx_resolves", "-q"], tmp_path)
+    code, output, data = run_suite(
+        [
+            f"--inventory={inventory}",
+            f"--resolver={testbed_env['resolver']}",
+            "--timeout=2",
+            "-k",
+            "mx_resolves",
+            "-q",
+        ],
+        tmp_path,
+    )
     assert data is not None and code == 0, output
     assert all(r["requirement"] == "MX-RESOLVE" for r in data["results"])
     assert "probe(s)" not in output  # no SMTP connection was needed

@@ -10,7 +10,12 @@ from tests.conftest import REPO
 
 
 def test_selfcheck(testbed_env: dict[str, Any]) -> None:
-    proc = subprocess.run([sys.executable, "testbed/testbed.py", "selfcheck"], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "testbed/testbed.py", "selfcheck"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "FAIL" not in proc.stdout
+    assert not any(line.startswith("FAIL") for line in proc.stdout.splitlines())
