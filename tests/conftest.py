@@ -45,3 +45,9 @@ def testbed_env() -> dict[str, Any]:
             pytest.fail(msg)
         pytest.skip(msg)
     return json.loads(env_file.read_text())  # type: ignore[no-any-return]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Warnings are errors in the project's own tests (not in users' compliance runs)."""
+    for item in items:
+        item.add_marker(pytest.mark.filterwarnings("error"))
