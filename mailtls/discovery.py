@@ -6,6 +6,7 @@ test items: one per (domain, MX host, IP). Failures become items too, carrying t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,11 +27,20 @@ def _host_addresses(client: DnsClient, host: str, preference: int) -> MxHost:
     addresses = tuple(a.records if a.status == "ok" else ()) + tuple(
         aaaa.records if aaaa.status == "ok" else ()
     )
-    return MxHost(name=host, preference=preference, addresses=addresses, a=a, aaaa=aaaa)
+    tlsa = client.query(f"_25._tcp.{host}", "TLSA") if addresses else None
+    return MxHost(name=host, preference=preference, addresses=addresses, a=a, aaaa=aaaa, tlsa=tlsa)
 
 
 def discover(client: DnsClient, domain: str) -> Discovery:
-    """Discover one domain's mail hosts and their addresses."""
+    """Discover one domain's mail hosts, their addresses and TLSA records, and its MTA-STS TXT."""
+    found = _discover_mx(client, domain)
+    if found.kind == "error":
+        return found
+    sts = client.query(f"_mta-sts.{domain}", "TXT")
+    return dataclasses.replace(found, mta_sts_txt=sts, answers=(*found.answers, sts))
+
+
+def _discover_mx(client: DnsClient, domain: str) -> Discovery:
     mx = client.query(domain, "MX")
     if mx.status in ("servfail", "timeout", "error", "refused"):
         return Discovery(domain=domain, kind="error", mx=mx, error=mx.describe(), answers=(mx,))
@@ -64,7 +74,7 @@ def discover(client: DnsClient, domain: str) -> Discovery:
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(best)))) as pool:
         hosts = list(pool.map(lambda item: _host_addresses(client, item[0], item[1]), best.items()))
     hosts.sort(key=lambda h: (h.preference, h.name))
-    answers = (mx, *(x for h in hosts for x in (h.a, h.aaaa) if x is not None))
+    answers = (mx, *(x for h in hosts for x in (h.a, h.aaaa, h.tlsa) if x is not None))
     return Discovery(
         domain=domain,
         kind="mx",

@@ -52,6 +52,13 @@ class MxHost:
     addresses: tuple[str, ...]
     a: DnsAnswer | None
     aaaa: DnsAnswer | None
+    tlsa: DnsAnswer | None = None  # _25._tcp.<host> (RFC 7672)
+
+    def tlsa_usages(self) -> set[int]:
+        """Certificate usages of a DNSSEC-secure TLSA RRset (empty when absent or insecure)."""
+        if self.tlsa is None or self.tlsa.status != "ok" or not self.tlsa.authenticated:
+            return set()
+        return {int(r.split()[0]) for r in self.tlsa.records if r.split()[0].isdigit()}
 
     def lookup_failure(self) -> str | None:
         """A lookup that failed (not NXDOMAIN/NODATA), which leaves the addresses unknown."""
@@ -76,6 +83,16 @@ class Discovery:
     other_mx_with_null: tuple[str, ...] = ()
     error: str | None = None
     answers: tuple[DnsAnswer, ...] = ()  # every answer used, for evidence
+    mta_sts_txt: DnsAnswer | None = None  # _mta-sts.<domain> TXT (RFC 8461 §3.1)
+
+    @property
+    def mta_sts_advertised(self) -> bool:
+        """A TXT record starting ``v=STSv1`` exists: senders will look for an MTA-STS policy."""
+        txt = self.mta_sts_txt
+        if txt is None or txt.status != "ok":
+            return False
+        joined = ("".join(part.strip('"') for part in r.split('" "')) for r in txt.records)
+        return any(j.startswith("v=STSv1") for j in joined)
 
 
 Direction = Literal["C", "S", "*"]  # client, server, event

@@ -92,8 +92,9 @@ def up() -> None:
     data = scenarios()
     RUN.mkdir(parents=True, exist_ok=True)
     authority = ca.TestCA(RUN / "certs")
-    names = {item["cert"] for item in data["listeners"]} | {"mx.script.test"}
-    certs = {name: authority.leaf(name) for name in sorted(names)}
+    kinds = {item["cert"]: item.get("kind", "good") for item in data["listeners"]}
+    kinds["mx.script.test"] = "good"
+    certs = {name: authority.leaf(name, kind) for name, kind in sorted(kinds.items())}
     dns_files = dns.build(RUN, data["domains"])
     subprocess.run(["nsd", "-c", dns_files["nsd_conf"]], check=True)
     subprocess.run(["unbound", "-c", dns_files["unbound_conf"]], check=True)

@@ -43,7 +43,7 @@ def _ca(
         .issuer_name(issuer_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_before(NOW - dt.timedelta(days=3650))
         .not_valid_after(NOW + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_len), critical=True)
         .add_extension(
@@ -66,25 +66,37 @@ class TestCA:
         )
         (folder / "ca.pem").write_bytes(self.root.public_bytes(serialization.Encoding.PEM))
 
-    def leaf(self, host: str) -> dict[str, str]:
-        """Key, leaf and chain files for ``host``; returns their paths."""
+    def leaf(self, host: str, kind: str = "good") -> dict[str, str]:
+        """Key, leaf and chain files for ``host``; returns their paths.
+
+        kind: good | expired | expiring20 | wrongname | selfsigned | nointermediate
+        """
         key = ec.generate_private_key(ec.SECP256R1())
+        start, end = NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=200)
+        if kind == "expired":
+            start, end = NOW - dt.timedelta(days=400), NOW - dt.timedelta(days=10)
+        elif kind == "expiring20":
+            end = NOW + dt.timedelta(days=20)
+        san = f"other.{host}" if kind == "wrongname" else host
+        issuer, signer = self.inter.subject, self.inter_key
+        if kind == "selfsigned":
+            issuer, signer = _name(host), key
         cert = (
             x509.CertificateBuilder()
             .subject_name(_name(host))
-            .issuer_name(self.inter.subject)
+            .issuer_name(issuer)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(NOW - dt.timedelta(days=1))
-            .not_valid_after(NOW + dt.timedelta(days=200))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .not_valid_before(start)
+            .not_valid_after(end)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.inter_key.public_key()),
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
                 critical=False,
             )
-            .sign(self.inter_key, hashes.SHA256())
+            .sign(signer, hashes.SHA256())
         )
         base = self.folder / host
         key_path, cert_path, chain_path = (
@@ -95,8 +107,8 @@ class TestCA:
         key_path.write_bytes(_pem_key(key))
         key_path.chmod(0o600)
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        chain_path.write_bytes(
-            cert.public_bytes(serialization.Encoding.PEM)
-            + self.inter.public_bytes(serialization.Encoding.PEM)
-        )
+        served = cert.public_bytes(serialization.Encoding.PEM)
+        if kind not in ("selfsigned", "nointermediate"):
+            served += self.inter.public_bytes(serialization.Encoding.PEM)
+        chain_path.write_bytes(served)
         return {"key": str(key_path), "cert": str(cert_path), "chain": str(chain_path)}
