@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.verification import DNSName, PolicyBuilder, Store, VerificationError
+from cryptography.x509 import DNSName
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 
 @dataclass(frozen=True)
