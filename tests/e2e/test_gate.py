@@ -1,0 +1,74 @@
+"""The gate, end to end: exit codes with failures, waivers (valid and expired) and a baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import run_suite
+
+
+def _run(
+    env: dict[str, Any], tmp_path: Path, inventory: str, *extra: str
+) -> tuple[int, str, dict[str, Any]]:
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(inventory)
+    code, out, data = run_suite(
+        [
+            f"--inventory={inv}",
+            f"--resolver={env['resolver']}",
+            f"--ca-bundle={env['ca_bundle']}",
+            "--timeout=2",
+            "-q",
+            *extra,
+        ],
+        tmp_path,
+    )
+    assert data is not None, out
+    return code, out, data
+
+
+def test_good_domain_passes(testbed_env: dict[str, Any], tmp_path: Path) -> None:
+    code, out, _ = _run(testbed_env, tmp_path, "domains: [good.test]\n")
+    assert code == 0, out
+
+
+def test_failing_domain_gates(testbed_env: dict[str, Any], tmp_path: Path) -> None:
+    code, out, _ = _run(testbed_env, tmp_path, "domains: [twomx.test]\n")
+    assert code == 1 and "SMTP-STARTTLS-OFFERED" in out
+
+
+def test_valid_waiver_does_not_gate(testbed_env: dict[str, Any], tmp_path: Path) -> None:
+    inv = (
+        "domains:\n  - name: twomx.test\n    waivers:\n      - requirement: SMTP-STARTTLS-OFFERED\n"
+        "        hosts: [mx2.twomx.test]\n        reason: relay retired next month\n        expires: 2099-01-01\n"
+    )
+    code, out, data = _run(testbed_env, tmp_path, inv)
+    assert code == 0, out
+    waived = [r for r in data["results"] if r["waived"]]
+    assert [(r["requirement"], r["host"], r["verdict"]) for r in waived] == [
+        ("SMTP-STARTTLS-OFFERED", "mx2.twomx.test", "fail")
+    ]
+    assert "relay retired next month" in waived[0]["message"]
+
+
+def test_expired_waiver_gates_and_says_so(testbed_env: dict[str, Any], tmp_path: Path) -> None:
+    inv = (
+        "domains:\n  - name: twomx.test\n    waivers:\n      - requirement: SMTP-STARTTLS-OFFERED\n"
+        "        reason: old exception\n        expires: 2020-01-01\n"
+    )
+    code, out, data = _run(testbed_env, tmp_path, inv)
+    assert code == 1
+    assert "expired on 2020-01-01" in out
+    assert not any(r["waived"] for r in data["results"])
+
+
+def test_baseline_gates_only_regressions(testbed_env: dict[str, Any], tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    first.mkdir()
+    code, _, _ = _run(testbed_env, first, "domains: [twomx.test]\n")
+    assert code == 1
+    baseline = first / "evidence.json"
+    code, out, _ = _run(testbed_env, tmp_path, "domains: [twomx.test]\n", f"--baseline={baseline}")
+    assert code == 0, out
+    assert "unchanged failures (not gating): 1" in out
