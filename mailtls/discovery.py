@@ -34,6 +34,20 @@ def _host_addresses(client: DnsClient, host: str, preference: int) -> MxHost:
 def discover(client: DnsClient, domain: str) -> Discovery:
     """Discover one domain's mail hosts, their addresses and TLSA records, and its MTA-STS TXT."""
     found = _discover_mx(client, domain)
+    if found.mx.status == "servfail":
+        unchecked = client.query(domain, "MX", checking_disabled=True)
+        bogus = unchecked.status in ("ok", "nodata", "nxdomain")
+        error = (
+            (
+                f"{domain}: DNSSEC validation failed (bogus): resolver {found.mx.resolver} answers "
+                f"SERVFAIL, but {unchecked.status.upper()} with checking disabled"
+            )
+            if bogus
+            else found.error
+        )
+        return dataclasses.replace(
+            found, mx_unchecked=unchecked, error=error, answers=(*found.answers, unchecked)
+        )
     if found.kind == "error":
         return found
     sts = client.query(f"_mta-sts.{domain}", "TXT")

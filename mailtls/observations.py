@@ -84,6 +84,16 @@ class Discovery:
     error: str | None = None
     answers: tuple[DnsAnswer, ...] = ()  # every answer used, for evidence
     mta_sts_txt: DnsAnswer | None = None  # _mta-sts.<domain> TXT (RFC 8461 §3.1)
+    mx_unchecked: DnsAnswer | None = None  # the MX query again with CD set, after a SERVFAIL
+
+    @property
+    def dnssec_bogus(self) -> bool:
+        """SERVFAIL with validation, an answer without it: the zone's DNSSEC is broken."""
+        return (
+            self.mx.status == "servfail"
+            and self.mx_unchecked is not None
+            and self.mx_unchecked.status in ("ok", "nodata", "nxdomain")
+        )
 
     @property
     def mta_sts_advertised(self) -> bool:
