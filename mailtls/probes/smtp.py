@@ -279,7 +279,12 @@ def _classify(stage: str, reply: SmtpReply) -> ProbeError | None:
             stage,
             "rate_limited",
             f"inconclusive: the server answered {reply.code} {reply.text()!s} "
-            "(temporary refusal or rate limiting)",
+            + (
+                "(TLS temporarily unavailable; if it persists, the server cannot load its TLS key "
+                "or certificate - Postfix answers 454 then)"
+                if reply.code == 454
+                else "(temporary refusal or rate limiting)"
+            ),
         )
     if stage == "banner" and reply.code != 220:
         return ProbeError(
