@@ -51,7 +51,8 @@ def discover(client: DnsClient, domain: str) -> Discovery:
     if found.kind == "error":
         return found
     sts = client.query(f"_mta-sts.{domain}", "TXT")
-    return dataclasses.replace(found, mta_sts_txt=sts, answers=(*found.answers, sts))
+    rpt = client.query(f"_smtp._tls.{domain}", "TXT")
+    return dataclasses.replace(found, mta_sts_txt=sts, tlsrpt_txt=rpt, answers=(*found.answers, sts, rpt))
 
 
 def _discover_mx(client: DnsClient, domain: str) -> Discovery:

@@ -85,6 +85,7 @@ class Discovery:
     answers: tuple[DnsAnswer, ...] = ()  # every answer used, for evidence
     mta_sts_txt: DnsAnswer | None = None  # _mta-sts.<domain> TXT (RFC 8461 §3.1)
     mx_unchecked: DnsAnswer | None = None  # the MX query again with CD set, after a SERVFAIL
+    tlsrpt_txt: DnsAnswer | None = None  # _smtp._tls.<domain> TXT (RFC 8460 §3)
 
     @property
     def dnssec_bogus(self) -> bool:
@@ -101,8 +102,9 @@ class Discovery:
         txt = self.mta_sts_txt
         if txt is None or txt.status != "ok":
             return False
-        joined = ("".join(part.strip('"') for part in r.split('" "')) for r in txt.records)
-        return any(j.startswith("v=STSv1") for j in joined)
+        from mailtls.records import select
+
+        return bool(select(txt.records, "STSv1"))
 
 
 Direction = Literal["C", "S", "*"]  # client, server, event

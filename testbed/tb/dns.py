@@ -61,8 +61,9 @@ def build(run: Path, domains: dict[str, Any]) -> dict[str, Any]:
             (lines if inside else parent).append(f"{host}. IN A {ip}\n")
         if "a" in spec:
             lines.append(f"{name}. IN A {spec['a']}\n")
-        for owner, text in spec.get("txt", {}).items():
-            lines.append(f'{owner}. IN TXT "{text}"\n')
+        for key in ("txt", "txt2"):  # txt2: a second record at the same owner
+            for owner, text in spec.get(key, {}).items():
+                lines.append(f'{owner}. IN TXT "{text}"\n')
         if "hostile" in spec:
             lines.append(f"{name}. IN MX 10 mx.{name}.\nmx.{name}. IN A {spec['hostile']}\n")
     zones = ["test"]

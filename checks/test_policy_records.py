@@ -1,0 +1,81 @@
+"""The DNS side of MTA-STS (RFC 8461 §3.1) and TLS reporting (RFC 8460 §3): the TXT records.
+
+Records that do not start with the version tag are ignored; exactly one must remain, or senders
+act as if the domain published nothing.
+"""
+
+import pytest
+
+from mailtls import records
+from mailtls.observations import Discovery, DnsAnswer
+from mailtls.verdicts import inconclusive, not_applicable
+
+
+def _txt(answer: DnsAnswer | None, domain: str) -> tuple[str, ...]:
+    if answer is None:
+        inconclusive(f"{domain}: the policy TXT record was not looked up (MX discovery failed)")
+    if answer.status in ("ok", "nodata", "nxdomain"):
+        return answer.records if answer.status == "ok" else ()
+    inconclusive(f"{domain}: {answer.describe()}")
+
+
+@pytest.mark.requirement("MTASTS-TXT-UNIQUE")
+def test_one_mta_sts_record(discovery: Discovery, profile: str) -> None:
+    """Exactly one ``v=STSv1`` TXT record at ``_mta-sts.<domain>``."""
+    d = discovery
+    found = records.select(_txt(d.mta_sts_txt, d.domain), "STSv1")
+    if not found:
+        assert profile != "ncsc-uk", (
+            f"{d.domain}: no MTA-STS record at _mta-sts.{d.domain}; UK guidance asks every "
+            "receiving domain to publish an MTA-STS policy"
+        )
+        not_applicable(f"{d.domain} publishes no MTA-STS record")
+    assert len(found) == 1, (
+        f"{d.domain}: {len(found)} v=STSv1 records at _mta-sts.{d.domain} ({' | '.join(found)}); "
+        "senders ignore MTA-STS unless there is exactly one"
+    )
+
+
+@pytest.mark.requirement("MTASTS-TXT-SYNTAX")
+def test_mta_sts_record_syntax(discovery: Discovery) -> None:
+    """The MTA-STS record is ``v=STSv1; id=<1-32 letters and digits>`` with valid extensions."""
+    d = discovery
+    found = records.select(_txt(d.mta_sts_txt, d.domain), "STSv1")
+    if not found:
+        not_applicable(f"{d.domain} publishes no MTA-STS record (see MTASTS-TXT-UNIQUE)")
+    problems = []
+    for value in found:
+        try:
+            records.parse_sts(value)
+        except records.RecordError as exc:
+            problems.append(f"{value!r}: {exc}")
+    assert not problems, f"{d.domain}: invalid MTA-STS record: {'; '.join(problems)}"
+
+
+@pytest.mark.requirement("TLSRPT-UNIQUE")
+def test_one_tlsrpt_record(discovery: Discovery) -> None:
+    """At most one ``v=TLSRPTv1`` TXT record at ``_smtp._tls.<domain>`` (exactly one if any)."""
+    d = discovery
+    found = records.select(_txt(d.tlsrpt_txt, d.domain), "TLSRPTv1")
+    if not found:
+        not_applicable(f"{d.domain} publishes no TLS-RPT record")
+    assert len(found) == 1, (
+        f"{d.domain}: {len(found)} v=TLSRPTv1 records at _smtp._tls.{d.domain}; "
+        "with more than one, reporters send no reports"
+    )
+
+
+@pytest.mark.requirement("TLSRPT-RUA")
+def test_tlsrpt_rua(discovery: Discovery) -> None:
+    """The TLS-RPT record has ``rua=`` with mailto: or https: URIs (RFC 8460 §3)."""
+    d = discovery
+    found = records.select(_txt(d.tlsrpt_txt, d.domain), "TLSRPTv1")
+    if not found:
+        not_applicable(f"{d.domain} publishes no TLS-RPT record")
+    problems = []
+    for value in found:
+        try:
+            records.parse_tlsrpt(value)
+        except records.RecordError as exc:
+            problems.append(f"{value!r}: {exc}")
+    assert not problems, f"{d.domain}: invalid TLS-RPT record: {'; '.join(problems)}"
