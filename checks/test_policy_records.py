@@ -4,6 +4,8 @@ Records that do not start with the version tag are ignored; exactly one must rem
 act as if the domain published nothing.
 """
 
+from collections.abc import Callable
+
 import pytest
 
 from mailtls import records
@@ -17,6 +19,16 @@ def _txt(answer: DnsAnswer | None, domain: str) -> tuple[str, ...]:
     if answer.status in ("ok", "nodata", "nxdomain"):
         return answer.records if answer.status == "ok" else ()
     inconclusive(f"{domain}: {answer.describe()}")
+
+
+def _grammar_problems(found: list[str], parse: Callable[[str], object]) -> list[str]:
+    problems = []
+    for value in found:
+        try:
+            parse(value)
+        except records.RecordError as exc:
+            problems.append(f"{value!r}: {exc}")
+    return problems
 
 
 @pytest.mark.requirement("MTASTS-TXT-UNIQUE")
@@ -43,12 +55,7 @@ def test_mta_sts_record_syntax(discovery: Discovery) -> None:
     found = records.select(_txt(d.mta_sts_txt, d.domain), "STSv1")
     if not found:
         not_applicable(f"{d.domain} publishes no MTA-STS record (see MTASTS-TXT-UNIQUE)")
-    problems = []
-    for value in found:
-        try:
-            records.parse_sts(value)
-        except records.RecordError as exc:
-            problems.append(f"{value!r}: {exc}")
+    problems = _grammar_problems(found, records.parse_sts)
     assert not problems, f"{d.domain}: invalid MTA-STS record: {'; '.join(problems)}"
 
 
@@ -72,10 +79,5 @@ def test_tlsrpt_rua(discovery: Discovery) -> None:
     found = records.select(_txt(d.tlsrpt_txt, d.domain), "TLSRPTv1")
     if not found:
         not_applicable(f"{d.domain} publishes no TLS-RPT record")
-    problems = []
-    for value in found:
-        try:
-            records.parse_tlsrpt(value)
-        except records.RecordError as exc:
-            problems.append(f"{value!r}: {exc}")
+    problems = _grammar_problems(found, records.parse_tlsrpt)
     assert not problems, f"{d.domain}: invalid TLS-RPT record: {'; '.join(problems)}"
