@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash testbed/setup.sh
+python3 -m ruff check mailtls checks tests bench testbed conftest.py
+python3 -m mypy
 python3 testbed/testbed.py up
 status=0
 python3 -m pytest tests -q "$@" || status=$?
