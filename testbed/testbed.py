@@ -104,7 +104,7 @@ def up() -> None:
     hostile = certs["mx.script.test"]
     args = [
         sys.executable,
-        str(HERE / "servers" / "faults.py"),
+        str(HERE / "servers" / "hostile.py"),
         "--cert",
         hostile["chain"],
         "--key",
