@@ -1,0 +1,1 @@
+"""TLS probing: our own ClientHello codec and the cipher-suite registry."""
