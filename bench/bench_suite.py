@@ -47,7 +47,7 @@ def main() -> int:
     ap.add_argument("--resolver", default="127.0.10.2")
     ap.add_argument("--ca-bundle", default=str(REPO / "testbed" / "run" / "certs" / "ca.pem"))
     ap.add_argument("--timeout", default="3")
-    ap.add_argument("--postfix-log", default="/var/log/mailtls-testbed/maillog")
+    ap.add_argument("--postfix-log", default=str(REPO / "testbed" / "run" / "postfix" / "maillog"))
     args = ap.parse_args()
 
     log = Path(args.postfix_log)

@@ -3,199 +3,233 @@
 
     python3 testbed/testbed.py up | down | status | selfcheck
 
-up:        generate the CA, zones, configs (from testbed/scenarios.yaml) and start NSD
-           (127.0.10.1), Unbound (127.0.10.2, validating), Postfix (127.0.11.x:25) and the hostile
-           servers (127.0.12.x:25); write <run>/env.json
-selfcheck: confirm each scenario's property with independent tools (dig, openssl s_client)
+up:        (re)generate the CA and certificates, zones, configs (all from testbed/scenarios.yaml)
+           into the runtime folder and start NSD (127.0.10.1:53), Unbound (127.0.10.2:53,
+           validating), Postfix (127.0.11.x:25), the fault servers (127.0.12.x:25) and, if its
+           script exists, the legacy TLS servers (127.0.14.x:25); write <run>/env.json.
+           Running it again stops what this runtime folder started and starts afresh.
+down:      stop everything this runtime folder started (pid files), nothing else.
+status:    what runs (by pid file) and <run>/env.json.
+selfcheck: confirm each scenario's property with independent tools (dig, openssl s_client,
+           posttls-finger); PASS/FAIL per scenario; exit status 1 on any FAIL.
 The runtime folder is $MAILTLS_TESTBED_DIR, default testbed/run/.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import yaml
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tb import ca, common, dns, postfix, selfcheck
+from tb.common import HERE, RUN
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from tb import ca, dns, postfix  # noqa: E402
-
-RUN = Path(os.environ.get("MAILTLS_TESTBED_DIR", HERE / "run")).resolve()
-BINARIES = ("nsd", "unbound", "postfix", "ldns-keygen", "ldns-signzone", "dig", "openssl")
-
-
-def scenarios() -> dict[str, Any]:
-    return yaml.safe_load((HERE / "scenarios.yaml").read_text())  # type: ignore[no-any-return]
+BINARIES = ("nsd", "unbound", "postfix", "ldns-keygen", "ldns-signzone", "dig", "openssl", "ss")
+# selfcheck also uses posttls-finger (package postfix)
+CERTS = RUN / "certs"
 
 
-def _pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
+def _faults_script() -> Path | None:
+    """The fault (hostile) servers: testbed/servers/hostile.py, else faults.py (its predecessor,
+    same --listen CLI); $MAILTLS_TESTBED_FAULTS names another script."""
+    import os
+
+    if os.environ.get("MAILTLS_TESTBED_FAULTS"):
+        return Path(os.environ["MAILTLS_TESTBED_FAULTS"]).resolve()
+    for name in ("hostile.py", "faults.py"):
+        if (HERE / "servers" / name).exists():
+            return HERE / "servers" / name
+    return None
 
 
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
-
-
-def down() -> None:
-    if (RUN / "postfix" / "main.cf").exists():
-        subprocess.run(["postfix", "-c", str(RUN / "postfix"), "stop"], capture_output=True)
-    for pidfile in (RUN / "dns" / "nsd.pid", RUN / "dns" / "unbound.pid", RUN / "hostile.pid"):
-        pid = _pid(pidfile)
-        if _alive(pid):
-            assert pid is not None
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(50):
-                if not _alive(pid):
-                    break
-                time.sleep(0.1)
-        pidfile.unlink(missing_ok=True)
-    print("testbed: down")
-
-
-def _wait_port(ip: str, port: int, proto: str = "tcp", seconds: float = 15) -> bool:
-    import socket
-
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection((ip, port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.2)
-    return False
-
-
-def up() -> None:
-    missing = [
-        b for b in BINARIES if shutil.which(b) is None and not Path(f"/usr/sbin/{b}").exists()
+def _pidfiles() -> list[tuple[str, Path, str]]:
+    """(what, pid file, text its command line must contain)."""
+    return [
+        ("nsd", RUN / "dns" / "nsd.pid", str(RUN)),
+        ("unbound", RUN / "dns" / "unbound.pid", str(RUN)),
+        ("faults", RUN / "faults.pid", str(RUN)),
+        ("legacy", RUN / "legacy.pid", str(RUN)),
     ]
-    if missing:
-        sys.exit(f"testbed: missing programs: {', '.join(missing)} (run: bash testbed/setup.sh)")
-    down()
-    data = scenarios()
-    RUN.mkdir(parents=True, exist_ok=True)
-    authority = ca.TestCA(RUN / "certs")
-    kinds = {item["cert"]: item.get("kind", "good") for item in data["listeners"]}
-    kinds["mx.script.test"] = "good"
-    certs = {name: authority.leaf(name, kind) for name, kind in sorted(kinds.items())}
-    dns_files = dns.build(RUN, data["domains"])
-    subprocess.run(["nsd", "-c", dns_files["nsd_conf"]], check=True)
-    subprocess.run(["unbound", "-c", dns_files["unbound_conf"]], check=True)
-    conf = postfix.build(RUN, data["listeners"], certs)
-    subprocess.run(["postfix", "-c", str(conf), "check"], check=True)
-    subprocess.run(["postfix", "-c", str(conf), "start"], check=True, capture_output=True)
-    hostile = certs["mx.script.test"]
-    args = [
-        sys.executable,
-        str(HERE / "servers" / "hostile.py"),
-        "--cert",
-        hostile["chain"],
-        "--key",
-        hostile["key"],
-    ]
+
+
+def down(quiet: bool = False) -> None:
+    conf = postfix.conf_dir(RUN)
+    if (conf / "main.cf").exists() and common.alive(common.read_pid(postfix.master_pid(conf))):
+        subprocess.run(["postfix", "-c", str(conf), "stop"], capture_output=True)
+        for _ in range(50):
+            if not common.alive(common.read_pid(postfix.master_pid(conf))):
+                break
+            time.sleep(0.1)
+        if not quiet:
+            print("testbed: postfix stopped")
+    for what, pidfile, marker in _pidfiles():
+        done = common.stop_pid(pidfile, marker)
+        if done and not quiet:
+            print(f"testbed: {what} {done}")
+    (RUN / "env.json").unlink(missing_ok=True)
+    if not quiet:
+        print(f"testbed: down ({RUN})")
+
+
+def _certificates(data: dict[str, Any]) -> tuple[ca.TestCA, dict[str, dict[str, str]]]:
+    authority = ca.TestCA(CERTS)
+    wanted: dict[str, tuple[str, list[str]]] = {}
+    for item in data["listeners"]:
+        wanted[item["cert"]] = (item.get("kind", "good"), [])
+    for item in data.get("hostile", []):
+        wanted[f"mx.{item['behaviour']}.test"] = ("good", [])
+    for item in data.get("certs", []):
+        wanted[item["name"]] = (item.get("kind", "good"), item.get("sans", []))
+    certs = {
+        name: authority.leaf(name, kind, sans) for name, (kind, sans) in sorted(wanted.items())
+    }
+    shutil.copyfile(authority.ca_pem, RUN / "ca.pem")
+    return authority, certs
+
+
+def _start_faults(data: dict[str, Any], certs: dict[str, dict[str, str]]) -> str:
+    script = _faults_script()
+    if script is None or not data.get("hostile"):
+        return "not started (no testbed/servers/faults.py or hostile.py)"
+    c = certs[data.get("hostile_cert", "mx.script.test")]
+    args = [sys.executable, str(script), "--cert", c["chain"], "--key", c["key"]]
     for item in data["hostile"]:
         args += ["--listen", f"{item['ip']}:{item['behaviour']}"]
-    log = open(RUN / "hostile.log", "ab")  # noqa: SIM115 - handed to the child process
-    proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
-    (RUN / "hostile.pid").write_text(str(proc.pid))
-    waits = [(dns.NSD_IP, 53), (dns.UNBOUND_IP, 53)] + [(i["ip"], 25) for i in data["listeners"]]
-    waits += [(i["ip"], 25) for i in data["hostile"]]
-    slow = [f"{ip}:{port}" for ip, port in waits if not _wait_port(ip, port)]
+    if script.name == "hostile.py":  # its own rotated log
+        args += ["--logfile", str(RUN / "hostile.log")]
+    with open(RUN / "faults.log", "ab") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True, cwd=RUN)
+    (RUN / "faults.pid").write_text(f"{proc.pid}\n")
+    return f"{script.name} pid {proc.pid}"
+
+
+def _start_legacy(data: dict[str, Any], certs: dict[str, dict[str, str]]) -> str:
+    spec = data.get("legacy")
+    script = HERE / "servers" / "legacy_tls.py"
+    if not spec or not script.exists():
+        return "not started (no testbed/servers/legacy_tls.py)"
+    c = certs[spec["cert"]]
+    bases = {ip.rsplit(".", 1)[0] for ip in spec["hosts"].values()}  # it binds <base>.1 and .2
+    args = [sys.executable, str(script), "--bind-base", bases.pop(), "--port", "25"]
+    args += ["--cert", c["cert"], "--key", c["key"]]
+    args += ["--chain", c["inter"]] if c["inter"] else []
+    args += ["--logfile", str(RUN / "legacy.log")]
+    with open(RUN / "legacy.out", "ab") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True, cwd=RUN)
+    (RUN / "legacy.pid").write_text(f"{proc.pid}\n")
+    return f"legacy_tls.py pid {proc.pid}"
+
+
+def _endpoints(data: dict[str, Any], legacy_running: bool) -> list[str]:
+    wanted = [f"{p} {ip}:53" for ip in (dns.NSD_IP, dns.UNBOUND_IP) for p in ("udp", "tcp")]
+    wanted += [f"tcp {item['ip']}:25" for item in data["listeners"] + data.get("hostile", [])]
+    if legacy_running:
+        wanted += [f"tcp {ip}:25" for ip in data["legacy"]["hosts"].values()]
+    return wanted
+
+
+def up() -> int:
+    try:
+        code = _up()
+    except (subprocess.CalledProcessError, RuntimeError, ValueError, OSError) as exc:
+        detail = getattr(exc, "stderr", None) or ""
+        print(
+            f"testbed: up failed: {exc} {detail.decode() if isinstance(detail, bytes) else detail}"
+        )
+        code = 1
+    if code:
+        down(quiet=True)  # never leave a half-started testbed behind
+    return code
+
+
+def _up() -> int:
+    missing = [b for b in BINARIES if shutil.which(b) is None]
+    if missing:
+        print(f"testbed: missing programs: {', '.join(missing)} (run: bash testbed/setup.sh)")
+        return 1
+    dns.NSD_IP, dns.UNBOUND_IP = common.addr("127.0.10.1"), common.addr("127.0.10.2")
+    down(quiet=True)
+    data = common.scenarios()
+    legacy_possible = bool(data.get("legacy")) and (HERE / "servers" / "legacy_tls.py").exists()
+    busy = common.listening()
+    taken = [busy[w] for w in _endpoints(data, legacy_possible) if w in busy]
+    if taken:
+        print("testbed: addresses already in use by another process (another testbed?):")
+        print("\n".join("  " + line for line in taken))
+        return 1
+    RUN.mkdir(parents=True, exist_ok=True)
+    _, certs = _certificates(data)
+    files = dns.build(RUN, data["domains"], certs)
+    subprocess.run(["nsd-checkconf", files["nsd_conf"]], check=True)
+    subprocess.run(["unbound-checkconf", files["unbound_conf"]], check=True, capture_output=True)
+    subprocess.run(["nsd", "-c", files["nsd_conf"]], check=True)
+    subprocess.run(["unbound", "-c", files["unbound_conf"]], check=True)
+    conf = postfix.build(RUN, data["listeners"], certs)
+    complaints = postfix.check(conf)
+    if complaints:
+        print(f"testbed: postfix check: {complaints}")
+    postfix.start(conf)
+    faults = _start_faults(data, certs)
+    legacy = _start_legacy(data, certs)
+    slow = common.wait_listening(_endpoints(data, legacy.startswith("legacy_tls.py")))
     if slow:
-        sys.exit(f"testbed: not answering: {', '.join(slow)} (logs in {RUN})")
+        print(f"testbed: not listening after 20 s: {', '.join(slow)} (logs in {RUN})")
+        return 1
     env = {
         "resolver": dns.UNBOUND_IP,
-        "ca_bundle": str(RUN / "certs" / "ca.pem"),
+        "authoritative": dns.NSD_IP,
+        "ca_bundle": str(RUN / "ca.pem"),
         "run": str(RUN),
-        "postfix_log": str(postfix.LOG),
+        "postfix_conf": str(conf),
+        "postfix_log": str(postfix.log_file(RUN)),
+        "listeners": {item["name"]: item["ip"] for item in data["listeners"]},
+        "hostile": {item["behaviour"]: item["ip"] for item in data.get("hostile", [])},
+        "servers": {"faults": faults, "legacy": legacy},
         "certs": certs,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    (RUN / "env.json").write_text(json.dumps(env, indent=1))
-    print(f"testbed: up (resolver {dns.UNBOUND_IP}, CA bundle {env['ca_bundle']})")
+    (RUN / "env.json").write_text(json.dumps(env, indent=1) + "\n")
+    print(f"testbed: up in {RUN}")
+    print(f"  NSD {dns.NSD_IP}:53, Unbound {dns.UNBOUND_IP}:53 (trust anchor {RUN}/dns/test.ds)")
+    print(f"  Postfix: {len(data['listeners'])} listeners, log {postfix.log_file(RUN)}")
+    print(f"  fault servers: {faults}; legacy TLS servers: {legacy}")
+    print(f"  CA bundle: {RUN / 'ca.pem'}; env: {RUN / 'env.json'}")
+    return 0
 
 
-def _dig(name: str, rtype: str) -> tuple[str, bool]:
-    out = subprocess.run(
-        ["dig", f"@{dns.UNBOUND_IP}", "+dnssec", "+time=3", "+tries=1", name, rtype],
-        capture_output=True,
-        text=True,
-    ).stdout
-    status = out.split("status: ", 1)[1].split(",", 1)[0] if "status: " in out else "NOANSWER"
-    flags = out.split("flags:", 1)[1].split(";", 1)[0] if "flags:" in out else ""
-    return status, " ad" in flags
-
-
-def _starttls(ip: str) -> str:
-    proc = subprocess.run(
-        ["openssl", "s_client", "-starttls", "smtp", "-connect", f"{ip}:25", "-brief"],
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=15,
-    )
-    return proc.stdout + proc.stderr
-
-
-def selfcheck() -> int:
-    data = scenarios()
-    problems = []
-    checks = [
-        ("good.test", "MX", "NOERROR", True),
-        ("bogus.test", "MX", "SERVFAIL", False),
-        ("missing.test", "MX", "NXDOMAIN", True),
-        ("insecure.test", "MX", "NOERROR", False),
-    ]
-    for name, rtype, status, ad in checks:
-        got, got_ad = _dig(name, rtype)
-        ok = got == status and got_ad == ad
-        print(
-            f"{'PASS' if ok else 'FAIL'} dig {name} {rtype}: {got} ad={got_ad} (expected {status} ad={ad})"
-        )
-        problems += [] if ok else [name]
-    for item in data["listeners"]:
-        out = _starttls(item["ip"])
-        wants_tls = item.get("options", {}).get("smtpd_tls_security_level") != "none"
-        has_tls = "Protocol version" in out or "CONNECTION ESTABLISHED" in out
-        ok = has_tls == wants_tls
-        print(
-            f"{'PASS' if ok else 'FAIL'} openssl s_client -starttls smtp {item['ip']} ({item['name']}): "
-            f"TLS {'yes' if has_tls else 'no'}"
-        )
-        problems += [] if ok else [item["name"]]
-    return 1 if problems else 0
+def status() -> int:
+    running = 0
+    conf = postfix.conf_dir(RUN)
+    for what, pidfile in [("postfix", postfix.master_pid(conf))] + [
+        (w, p) for w, p, _ in _pidfiles()
+    ]:
+        pid = common.read_pid(pidfile)
+        up_ = common.alive(pid)
+        running += up_
+        print(f"{what:8} {'running, pid ' + str(pid) if up_ else 'not running'}")
+    env = RUN / "env.json"
+    print(f"env: {env if env.exists() else 'none (testbed down)'}")
+    return 0 if running else 3
 
 
 def main() -> int:
-    cmd = sys.argv[1] if len(sys.argv) > 1 else "status"
+    cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "up":
-        up()
-    elif cmd == "down":
+        return up()
+    if cmd == "down":
         down()
-    elif cmd == "selfcheck":
-        return selfcheck()
-    elif cmd == "status":
-        print((RUN / "env.json").read_text() if (RUN / "env.json").exists() else "testbed: down")
-    else:
-        print(__doc__)
-        return 2
-    return 0
+        return 0
+    if cmd == "status":
+        return status()
+    if cmd == "selfcheck":
+        return selfcheck.run(RUN)
+    print(__doc__)
+    return 2
 
 
 if __name__ == "__main__":

@@ -1,17 +1,23 @@
-"""DNS for the testbed: NSD serves DNSSEC-signed zones under `test.`, Unbound validates them.
+"""DNS for the testbed: NSD (127.0.10.1) serves zones under `test.`, Unbound (127.0.10.2) validates.
 
-Zone `test.` is signed (ldns) and is Unbound's trust anchor. `bogus.test` is delegated with a DS
-that matches none of its keys (validation fails: SERVFAIL); `insecure.test` is delegated without
-a DS (provably insecure).
+Zone `test.` is signed with ldns (NSEC3, 0 iterations) and its DS is Unbound's trust anchor.
+A domain with `zone:` in scenarios.yaml is a delegated child zone of its own:
+  signed    signed with its own key, DS in `test.`          -> secure (AD bit)
+  insecure  unsigned, delegated without DS                  -> provably insecure (no AD)
+  bogus     signed with one key, DS of another key in test. -> validation fails (SERVFAIL)
+Every other domain's names live in `test.` itself. Each record goes to the deepest zone that
+contains its owner name, so a host may live in another domain's zone.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 from pathlib import Path
 from typing import Any
 
-NSD_IP, UNBOUND_IP = "127.0.10.1", "127.0.10.2"
+NSD_IP, UNBOUND_IP = "127.0.10.1", "127.0.10.2"  # testbed.py applies the address shift
+TTL = 300
 
 
 def _keygen(folder: Path, zone: str) -> str:
@@ -25,80 +31,114 @@ def _keygen(folder: Path, zone: str) -> str:
     return out  # basename K<zone>.+013+<tag>
 
 
-def _sign(folder: Path, zonefile: str, key: str) -> None:
+def _sign(folder: Path, zone: str, key: str) -> str:
+    now = dt.datetime.now(dt.UTC)
+    inception = (now - dt.timedelta(days=1)).strftime("%Y%m%d%H%M%S")
+    expiration = (now + dt.timedelta(days=30)).strftime("%Y%m%d%H%M%S")
     subprocess.run(
-        ["ldns-signzone", "-n", zonefile, key], cwd=folder, check=True, capture_output=True
+        ["ldns-signzone", "-n", "-t", "0", "-i", inception, "-e", expiration, f"{zone}.zone", key],
+        cwd=folder,
+        check=True,
+        capture_output=True,
     )
+    return f"{zone}.zone.signed"
 
 
-def _soa(zone: str) -> str:
-    return (
-        f"$TTL 300\n{zone}. IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300\n"
-        f"{zone}. IN NS ns.test.\n"
-    )
+def _soa(zone: str) -> list[str]:
+    return [
+        f"$TTL {TTL}",
+        f"{zone}. IN SOA ns.test. hostmaster.test. 1 3600 600 86400 {TTL}",
+        f"{zone}. IN NS ns.test.",
+    ]
 
 
-def build(run: Path, domains: dict[str, Any]) -> dict[str, Any]:
-    folder = run / "dns"
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("K*"):
-        old.unlink()
-    parent = [_soa("test"), f"ns.test. IN A {NSD_IP}\n"]
-    children: dict[str, list[str]] = {}
+def records(
+    domains: dict[str, Any], certs: dict[str, dict[str, str]]
+) -> list[tuple[str, str, str]]:
+    """(owner, type, rdata) of every scenario record; owners without the trailing dot."""
+    out: list[tuple[str, str, str]] = []
     for name, spec in domains.items():
         if spec.get("absent"):
             continue
-        zone = spec.get("zone")
-        lines = children.setdefault(name, [_soa(name)]) if zone else parent
-        if zone:
-            parent.append(f"{name}. IN NS ns.test.\n")
         if spec.get("null_mx"):
-            lines.append(f"{name}. IN MX 0 .\n")
+            out.append((name, "MX", "0 ."))
         for pref, host in spec.get("mx", []):
-            lines.append(f"{name}. IN MX {pref} {host}.\n")
+            out.append((name, "MX", f"{pref} {host}."))
+        if "hostile" in spec:  # a fault server: one MX, mx.<domain>
+            out += [(name, "MX", f"10 mx.{name}."), (f"mx.{name}", "A", spec["hostile"])]
         for host, ip in spec.get("hosts", {}).items():
-            inside = bool(zone) and host.endswith("." + name)
-            (lines if inside else parent).append(f"{host}. IN A {ip}\n")
-        if "a" in spec:
-            lines.append(f"{name}. IN A {spec['a']}\n")
+            out.append((host, "A", ip))
+        if "a" in spec:  # no MX: implicit MX (RFC 5321 5.1)
+            out.append((name, "A", spec["a"]))
         for key in ("txt", "txt2"):  # txt2: a second record at the same owner
             for owner, text in spec.get(key, {}).items():
-                lines.append(f'{owner}. IN TXT "{text}"\n')
-        if "hostile" in spec:
-            lines.append(f"{name}. IN MX 10 mx.{name}.\nmx.{name}. IN A {spec['hostile']}\n")
-    zones = ["test"]
-    for child, lines in children.items():
-        (folder / f"{child}.zone").write_text("".join(lines))
-        zones.append(child)
-        if domains[child]["zone"] == "bogus":
-            signing = _keygen(folder, child)
-            unrelated = _keygen(folder, child)  # its DS goes to the parent: it signs nothing
-            _sign(folder, f"{child}.zone", signing)
-            parent.append((folder / f"{unrelated}.ds").read_text())
-    (folder / "test.zone").write_text("".join(parent))
+                out.append((owner, "TXT", f'"{text}"'))
+        for host in spec.get("tlsa", []):  # DANE-EE SPKI SHA-256 of the certificate served
+            out.append((f"_25._tcp.{host}", "TLSA", f"3 1 1 {certs[host]['spki_sha256']}"))
+    return out
+
+
+def _zone_of(owner: str, zones: list[str]) -> str:
+    best = "test"
+    for z in zones:
+        if (owner == z or owner.endswith("." + z)) and len(z) > len(best):
+            best = z
+    return best
+
+
+def build(run: Path, domains: dict[str, Any], certs: dict[str, dict[str, str]]) -> dict[str, str]:
+    folder = run / "dns"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in {*folder.glob("K*"), *folder.glob("*.zone*"), *folder.glob("*.ds")}:
+        old.unlink(missing_ok=True)
+    children = {name: spec["zone"] for name, spec in domains.items() if spec.get("zone")}
+    for child, kind in children.items():
+        if kind not in ("signed", "insecure", "bogus"):
+            raise ValueError(f"{child}: zone must be signed, insecure or bogus, not {kind!r}")
+    lines: dict[str, list[str]] = {"test": [*_soa("test"), f"ns.test. IN A {NSD_IP}"]}
+    for child in children:
+        lines[child] = _soa(child)
+        lines["test"].append(f"{child}. IN NS ns.test.")
+    for owner, rtype, rdata in records(domains, certs):
+        lines[_zone_of(owner, list(children))].append(f"{owner}. IN {rtype} {rdata}")
+    files = {}
+    for child, kind in children.items():
+        (folder / f"{child}.zone").write_text("\n".join(lines[child]) + "\n")
+        files[child] = f"{child}.zone"
+        if kind == "insecure":
+            continue
+        key = _keygen(folder, child)
+        files[child] = _sign(folder, child, key)
+        # bogus: the parent's DS is that of a second key, which signs nothing
+        ds_key = _keygen(folder, child) if kind == "bogus" else key
+        lines["test"].append((folder / f"{ds_key}.ds").read_text().strip())
+    (folder / "test.zone").write_text("\n".join(lines["test"]) + "\n")
     test_key = _keygen(folder, "test")
-    _sign(folder, "test.zone", test_key)
+    files = {"test": _sign(folder, "test", test_key), **files}
     anchor = folder / "test.ds"
     anchor.write_text((folder / f"{test_key}.ds").read_text())
-    files = {
-        z: (f"{z}.zone.signed" if (folder / f"{z}.zone.signed").exists() else f"{z}.zone")
-        for z in zones
-    }
-    nsd_zones = "".join(f"zone:\n  name: {z}\n  zonefile: {f}\n" for z, f in files.items())
+    zones = "".join(f"zone:\n  name: {z}.\n  zonefile: {f}\n" for z, f in files.items())
     (folder / "nsd.conf").write_text(
-        f'server:\n  ip-address: {NSD_IP}\n  port: 53\n  username: ""\n  zonesdir: {folder}\n'
-        f'  pidfile: {folder}/nsd.pid\n  database: ""\n  zonelistfile: {folder}/zone.list\n'
-        f'  xfrdfile: {folder}/xfrd.state\n  logfile: {folder}/nsd.log\n  chroot: ""\n'
-        f"  do-ip6: no\nremote-control:\n  control-enable: no\n{nsd_zones}"
+        "server:\n"
+        f"  ip-address: {NSD_IP}\n  port: 53\n  do-ip4: yes\n  do-ip6: no\n"
+        f'  username: ""\n  chroot: ""\n  zonesdir: "{folder}"\n'
+        f'  pidfile: "{folder}/nsd.pid"\n  database: ""\n  zonelistfile: "{folder}/zone.list"\n'
+        f'  xfrdfile: "{folder}/xfrd.state"\n  logfile: "{folder}/nsd.log"\n'
+        "  hide-version: yes\n  verbosity: 1\n"
+        f"remote-control:\n  control-enable: no\n{zones}"
     )
     (folder / "unbound.conf").write_text(
-        f'server:\n  interface: {UNBOUND_IP}\n  port: 53\n  username: ""\n  chroot: ""\n'
-        f'  directory: "{folder}"\n  pidfile: "{folder}/unbound.pid"\n  logfile: "{folder}/unbound.log"\n'
-        f"  use-syslog: no\n  do-ip6: no\n  do-not-query-localhost: no\n  access-control: 127.0.0.0/8 allow\n"
+        "server:\n"
+        f"  interface: {UNBOUND_IP}\n  port: 53\n  outgoing-interface: {UNBOUND_IP}\n"
+        "  interface-automatic: no\n  do-ip4: yes\n  do-ip6: no\n  do-udp: yes\n  do-tcp: yes\n"
+        f'  username: ""\n  chroot: ""\n  directory: "{folder}"\n'
+        f'  pidfile: "{folder}/unbound.pid"\n  logfile: "{folder}/unbound.log"\n  use-syslog: no\n'
+        "  verbosity: 1\n  val-log-level: 2\n  log-servfail: yes\n"
+        "  access-control: 127.0.0.0/8 allow\n  do-not-query-localhost: no\n"
         f'  trust-anchor-file: "{anchor}"\n  module-config: "validator iterator"\n'
-        f"  qname-minimisation: no\n  val-log-level: 2\n  harden-dnssec-stripped: yes\n"
-        f'  local-zone: "test." nodefault\n  domain-insecure: "invalid."\n'
-        f"remote-control:\n  control-enable: no\n"
+        "  harden-dnssec-stripped: yes\n  qname-minimisation: no\n  aggressive-nsec: no\n"
+        '  local-zone: "test." nodefault\n'  # Unbound serves test. itself (RFC 6761) by default
+        "remote-control:\n  control-enable: no\n"
         f'stub-zone:\n  name: "test."\n  stub-addr: {NSD_IP}\n'
     )
     return {"nsd_conf": str(folder / "nsd.conf"), "unbound_conf": str(folder / "unbound.conf")}

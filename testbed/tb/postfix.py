@@ -1,13 +1,16 @@
 """A Postfix instance of the testbed's own: one smtpd listener per scenario on <ip>:25.
 
-It never relays or delivers: no destinations, no relay domains, no trusted networks, and every
-recipient is rejected. Its log goes to a file; each listener logs under its own syslog name
-(postfix/<scenario>) so connections can be counted per listener.
+It never relays or delivers: no destinations, no relay domains, no trusted networks, every
+recipient is rejected and every transport is `error:`. Configuration, queue and data live in
+<run>/postfix/{etc,queue,data}; the log is <run>/postfix/maillog (allowed via maillog_file_prefixes). Each listener
+logs under its own syslog name, postfix/<listener name>, so connections can be counted per listener:
+    grep -c 'postfix/good-mx1/smtpd\\[[0-9]*\\]: connect from' <run>/postfix/maillog
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,61 +26,152 @@ trace     unix  -       -       n       -       0       bounce
 verify    unix  -       -       n       -       1       verify
 flush     unix  n       -       n       1000?   0       flush
 proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
 smtp      unix  -       -       n       -       -       smtp
 relay     unix  -       -       n       -       -       smtp
 showq     unix  n       -       n       -       -       showq
 error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       error
+virtual   unix  -       n       n       -       -       error
+lmtp      unix  -       -       n       -       -       error
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
+# Defaults of every listener; a listener's `options:` in scenarios.yaml override them.
+LISTENER_DEFAULTS = {
+    "smtpd_tls_security_level": "may",
+    # Deterministic whatever the system OpenSSL policy says: TLS 1.2 and 1.3 only.
+    "smtpd_tls_protocols": ">=TLSv1.2",
+    "smtpd_tls_mandatory_protocols": ">=TLSv1.2",
+}
 
-# Postfix accepts a log file only under its default maillog_file_prefixes (/var, /dev/stdout).
-LOG = Path("/var/log/mailtls-testbed/maillog")
+
+# OpenSSL settings for listeners with `legacy_openssl: true` (tls_config_file, Postfix >= 3.2):
+# security level 0 so that RSA-1024 keys, SHA-1 certificates and TLS 1.0/1.1 can be served at all
+# (Debian's OpenSSL refuses them at its default level 2, even before Postfix's own settings).
+LEGACY_OPENSSL = """\
+mailtls_legacy = mailtls_legacy_init
+[mailtls_legacy_init]
+ssl_conf = mailtls_legacy_ssl
+[mailtls_legacy_ssl]
+system_default = mailtls_legacy_tls
+[mailtls_legacy_tls]
+MinProtocol = TLSv1
+CipherString = DEFAULT@SECLEVEL=0
+"""
+
+
+def conf_dir(run: Path) -> Path:
+    """Only main.cf, master.cf and the OpenSSL file: `postfix check` wants everything below the
+    config directory owned by root, so the queue and data directories are its siblings."""
+    return run / "postfix" / "etc"
+
+
+def log_file(run: Path) -> Path:
+    return run / "postfix" / "maillog"
 
 
 def build(run: Path, listeners: list[dict[str, Any]], certs: dict[str, dict[str, str]]) -> Path:
-    conf = run / "postfix"
-    LOG.parent.mkdir(parents=True, exist_ok=True)
-    for sub in ("queue", "data"):
-        (conf / sub).mkdir(parents=True, exist_ok=True)
-    shutil.chown(conf / "data", user="postfix")  # master.lock is written by the postfix user
+    conf = conf_dir(run)
+    queue, data = run / "postfix" / "queue", run / "postfix" / "data"
+    for sub in (conf, queue, data):
+        sub.mkdir(parents=True, exist_ok=True)
+    # Postfix insists: queue_directory owned by root, data_directory by the mail owner.
+    shutil.chown(queue, user="root", group="root")
+    queue.chmod(0o755)
+    shutil.chown(data, user="postfix")
+    data.chmod(0o700)
+    log_file(run).touch()
     main = {
         "compatibility_level": "3.6",
-        "queue_directory": str(conf / "queue"),
-        "data_directory": str(conf / "data"),
-        "maillog_file": str(LOG),
-        "inet_interfaces": "loopback-only",  # master.cf binds the specific 127.0.11.x addresses
+        "queue_directory": str(queue),
+        "data_directory": str(data),
+        "maillog_file_prefixes": f"/var, /dev/stdout, {run}",
+        "maillog_file": str(log_file(run)),
+        # Every inet service in master.cf names its own 127.0.11.x address, so nothing binds
+        # all interfaces. (A list of 127.0.11.x here is refused: Postfix wants addresses that are
+        # configured on an interface, and lo only has 127.0.0.1/8.)
+        "inet_interfaces": "loopback-only",
         "inet_protocols": "ipv4",
         "myhostname": "mx.testbed.test",
+        "mydomain": "testbed.test",
+        "myorigin": "$myhostname",
         "mydestination": "",
         "relay_domains": "",
+        "relay_recipient_maps": "",
         "mynetworks": "127.0.0.255/32",
         "smtpd_relay_restrictions": "reject",
         "smtpd_recipient_restrictions": "reject",
+        "smtpd_client_restrictions": "",
         "local_transport": "error:no local delivery in the testbed",
         "default_transport": "error:no delivery in the testbed",
-        "smtpd_tls_security_level": "may",
-        "smtpd_tls_loglevel": "1",
+        "relay_transport": "error:no relay in the testbed",
+        "virtual_transport": "error:no delivery in the testbed",
         "alias_maps": "",
         "alias_database": "",
+        "local_recipient_maps": "",
         "biff": "no",
+        "disable_vrfy_command": "yes",
         "smtpd_banner": "$myhostname ESMTP mailtls testbed",
+        "smtpd_tls_loglevel": "1",
+        "smtpd_tls_session_cache_database": "",
+        "smtp_tls_session_cache_database": "",
     }
     (conf / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in main.items()))
+    (conf / "openssl-legacy.cnf").write_text(LEGACY_OPENSSL)
     lines = []
     for item in listeners:
         c = certs[item["cert"]]
+        files = [c["key"], c["cert"]] + ([c["inter"]] if c["inter"] else [])
         opts = {
             "syslog_name": f"postfix/{item['name']}",
             "myhostname": item["cert"],
-            "smtpd_tls_chain_files": f"{c['key']},{c['chain']}",
+            "smtpd_tls_chain_files": ",".join(files),
+            **LISTENER_DEFAULTS,
         }
+        if item.get("legacy_openssl"):
+            opts["tls_config_file"] = str(conf / "openssl-legacy.cnf")
+            opts["tls_config_name"] = "mailtls_legacy"
+            opts["tls_medium_cipherlist"] = "aNULL:-aNULL:HIGH:MEDIUM:@STRENGTH:@SECLEVEL=0"
         opts.update({k: str(v) for k, v in item.get("options", {}).items()})
+        for k, v in opts.items():
+            if " " in v or ("," in v and k != "smtpd_tls_chain_files"):
+                raise ValueError(f"{item['name']}: -o {k}={v}: no spaces or commas in overrides")
         flags = " ".join(f"-o {k}={v}" for k, v in opts.items())
         lines.append(f"{item['ip']}:25 inet n - n - - smtpd {flags}\n")
     (conf / "master.cf").write_text("".join(lines) + SERVICES)
     return conf
+
+
+def check(conf: Path) -> str:
+    """`postfix check`; returns its complaints (empty when clean)."""
+    return _postfix(conf, "check")
+
+
+def _postfix(conf: Path, command: str) -> str:
+    """Run `postfix -c conf <command>`; returns its complaints. Postfix writes its messages to
+    stderr only when that is a terminal (else to syslog, which may not exist): on failure the
+    command is repeated under `script` to show why."""
+    args = ["postfix", "-c", str(conf), command]
+    proc = subprocess.run(args, capture_output=True, text=True)
+    out = (proc.stdout + proc.stderr).strip()
+    if proc.returncode:
+        if shutil.which("script"):
+            again = subprocess.run(
+                ["script", "-qec", " ".join(args), "/dev/null"], capture_output=True, text=True
+            )
+            out = (again.stdout + again.stderr).strip() or out
+        raise RuntimeError(f"postfix {command} failed: {out}")
+    return out
+
+
+def start(conf: Path) -> str:
+    return _postfix(conf, "start")
+
+
+def master_pid(conf: Path) -> Path:
+    return conf.parent / "queue" / "pid" / "master.pid"

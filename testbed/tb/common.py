@@ -1,0 +1,121 @@
+"""Shared pieces of the testbed: paths, the scenario data, the address plan, process helpers."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent.parent  # <repo>/testbed
+REPO = HERE.parent
+RUN = Path(os.environ.get("MAILTLS_TESTBED_DIR", HERE / "run")).resolve()
+ALLOWED = (ipaddress.IPv4Address("127.0.10.0"), ipaddress.IPv4Address("127.0.19.255"))
+_ADDR = re.compile(r"^127\.0\.(1[0-9])\.(\d{1,3})$")
+
+
+def shift() -> int:
+    """MAILTLS_TESTBED_SHIFT=N moves every testbed address 127.0.X.Y to 127.0.(X+N).Y.
+
+    Only for running a second testbed next to one that already holds the standard addresses
+    (development); the suite's own tests and the benchmark expect the standard plan (N=0).
+    """
+    return int(os.environ.get("MAILTLS_TESTBED_SHIFT", "0"))
+
+
+def addr(ip: str) -> str:
+    """The address ``ip`` of the standard plan, after the shift; refuses anything out of range."""
+    m = _ADDR.match(ip)
+    if not m:
+        raise ValueError(f"testbed address {ip!r} is not within 127.0.10.0-127.0.19.255")
+    moved = f"127.0.{int(m.group(1)) + shift()}.{m.group(2)}"
+    if not ALLOWED[0] <= ipaddress.IPv4Address(moved) <= ALLOWED[1]:
+        raise ValueError(f"testbed address {moved} (from {ip}) is out of 127.0.10.0-127.0.19.255")
+    return moved
+
+
+def _shifted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _shifted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shifted(v) for v in value]
+    if isinstance(value, str) and value.startswith("127.0.1"):
+        return addr(value) if _ADDR.match(value) else value
+    return value
+
+
+def scenarios() -> dict[str, Any]:
+    """testbed/scenarios.yaml with every address passed through addr()."""
+    data = yaml.safe_load((HERE / "scenarios.yaml").read_text())
+    return _shifted(data)  # type: ignore[no-any-return]
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def alive(pid: int | None) -> bool:
+    if pid is None or pid <= 1:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def stop_pid(pidfile: Path, must_contain: str) -> str | None:
+    """SIGTERM (then SIGKILL) the process in ``pidfile`` if its command line names ``must_contain``
+    (so a recycled pid of someone else's process is never touched). Returns what was done."""
+    pid = read_pid(pidfile)
+    done = None
+    if pid is not None and alive(pid) and must_contain in cmdline(pid):
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            if not alive(pid):
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        done = f"stopped pid {pid}"
+    pidfile.unlink(missing_ok=True)
+    return done
+
+
+def listening() -> dict[str, str]:
+    """Every listening TCP socket and bound UDP socket: "proto ip:port" -> the ss line."""
+    out = subprocess.run(["ss", "-Hlntup"], capture_output=True, text=True).stdout
+    found = {}
+    for line in out.splitlines():
+        cols = line.split()
+        if len(cols) >= 5:
+            found[f"{cols[0]} {cols[4]}"] = line
+    return found
+
+
+def wait_listening(wanted: list[str], seconds: float = 20) -> list[str]:
+    """Wait until every "proto ip:port" in ``wanted`` is bound (no connection is made, so
+    per-listener connection counts stay untouched); returns the ones still missing."""
+    end = time.monotonic() + seconds
+    while True:
+        have = listening()
+        missing = [w for w in wanted if w not in have]
+        if not missing or time.monotonic() > end:
+            return missing
+        time.sleep(0.2)

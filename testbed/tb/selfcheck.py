@@ -1,0 +1,284 @@
+"""The testbed's self-check: every scenario's real property, confirmed by tools that are not mailtls.
+
+  DNS       dig +dnssec @<resolver>: rcode (NOERROR / NXDOMAIN / SERVFAIL), the AD bit, the MX set,
+            the A record of every MX host (dig +cd where the zone is bogus), TLSA records.
+  Postfix   openssl s_client -starttls smtp: STARTTLS offered or not, the leaf served (CN), the
+            number of certificates served, the verification result against <run>/ca.pem, TLS 1.0
+            accepted only where the scenario enables it; DANE-EE via -dane_tlsa_rrdata;
+            posttls-finger as a second opinion on STARTTLS.
+  Faults    per behaviour: a raw socket (banner, replies), openssl s_client (handshake outcome),
+            swaks (banner text, the EHLO reply inside TLS).
+One PASS/FAIL line per scenario (domain) and per listener; exit status 1 on any FAIL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from tb import common, dns
+
+# openssl verify codes by certificate kind, checked with -verify_hostname <listener cert name>
+VERIFY = {
+    "good": {0},
+    "rsa": {0},
+    "expiring20": {0},
+    "rsa1024": {0},
+    "sha1": {0},
+    "expired": {10},  # certificate has expired
+    "selfsigned": {18},  # self-signed certificate
+    "nointermediate": {20, 21},  # unable to get local issuer / to verify the first certificate
+    "wrongname": {62},  # hostname mismatch
+}
+LEGACY_CLIENT = "DEFAULT@SECLEVEL=0"
+
+
+def dig(name: str, rtype: str, cd: bool = False) -> dict[str, Any]:
+    args = ["dig", f"@{dns.UNBOUND_IP}", "+dnssec", "+time=3", "+tries=2", "+noall", "+comments"]
+    args += ["+answer", *(["+cd"] if cd else []), name, rtype]
+    out = subprocess.run(args, capture_output=True, text=True).stdout
+    status = re.search(r"status: (\w+)", out)
+    flags = re.search(r";; flags:([^;]*);", out)
+    answers = []
+    for line in out.splitlines():
+        cols = line.split()
+        if line and not line.startswith(";") and len(cols) >= 5 and cols[3] == rtype:
+            answers.append(" ".join(cols[4:]).lower())
+    return {
+        "status": status.group(1) if status else "NO-REPLY",
+        "ad": bool(flags and "ad" in flags.group(1).split()),
+        "answers": sorted(answers),
+    }
+
+
+def s_client(ip: str, *extra: str, host: str = "", ca: Path | None = None) -> str:
+    args = ["openssl", "s_client", "-starttls", "smtp", "-connect", f"{ip}:25", "-showcerts"]
+    if host:
+        args += ["-servername", host, "-verify_hostname", host]
+    if ca:
+        args += ["-CAfile", str(ca)]
+    try:
+        proc = subprocess.run(
+            [*args, *extra], input="QUIT\n", capture_output=True, text=True, timeout=15
+        )
+    except subprocess.TimeoutExpired:
+        return "TIMEOUT"
+    return proc.stdout + proc.stderr
+
+
+def _handshake_ok(out: str) -> bool:
+    return bool(re.search(r"^New, TLS", out, re.M)) or ("Cipher is" in out and "(NONE)" not in out)
+
+
+def check_listener(item: dict[str, Any], ca: Path) -> tuple[bool, str]:
+    opts = item.get("options", {})
+    wants_tls = opts.get("smtpd_tls_security_level", "may") != "none"
+    out = s_client(item["ip"], "-cipher", LEGACY_CLIENT, host=item["cert"], ca=ca)
+    has_tls = _handshake_ok(out) and "Didn't find STARTTLS" not in out
+    notes = [f"STARTTLS {'yes' if has_tls else 'no'}"]
+    ok = has_tls == wants_tls
+    finger = subprocess.run(
+        ["posttls-finger", "-c", "-l", "may", "-o", "inet_protocols=ipv4", f"[{item['ip']}]:25"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    finger_tls = "TLS connection established" in finger.stdout + finger.stderr
+    notes.append(f"posttls-finger {'TLS' if finger_tls else 'no TLS'}")
+    ok &= finger_tls == wants_tls
+    if not wants_tls:
+        return ok, ", ".join(notes)
+    cn = re.search(r"^ 0 s:.*CN ?= ?([^,\n]+)", out, re.M)
+    served = len(re.findall(r"^ \d+ s:", out, re.M))
+    code = re.search(r"Verify return code: (\d+)", out)
+    kind = item.get("kind", "good")
+    want_chain = 1 if kind in ("selfsigned", "nointermediate") else 2
+    got_code = int(code.group(1)) if code else -1
+    ok &= bool(cn) and cn.group(1).strip() == item["cert"]  # type: ignore[union-attr]
+    ok &= served == want_chain and got_code in VERIFY[kind]
+    notes.append(f"leaf CN={cn.group(1).strip() if cn else '?'} ({kind}), {served} cert(s) served")
+    notes.append(f"verify code {got_code} (want {'/'.join(map(str, sorted(VERIFY[kind])))})")
+    tls1_wanted = opts.get("smtpd_tls_protocols") == ">=TLSv1"
+    tls1 = _handshake_ok(s_client(item["ip"], "-tls1", "-cipher", LEGACY_CLIENT))
+    ok &= tls1 == tls1_wanted
+    notes.append(f"TLS 1.0 {'accepted' if tls1 else 'refused'}")
+    return ok, ", ".join(notes)
+
+
+def _talk(ip: str, send: list[bytes], wait: float = 1.5) -> tuple[bytes, str]:
+    """Connect, read the banner for `wait` s, send each line and read; (bytes read, end state)."""
+    data, state = b"", "open"
+    try:
+        with socket.create_connection((ip, 25), timeout=3) as s:
+            s.settimeout(0.3)
+            for chunk in [b"", *send]:
+                if chunk:
+                    s.sendall(chunk)
+                end = time.monotonic() + wait
+                while time.monotonic() < end and len(data) < 200_000:
+                    try:
+                        got = s.recv(65536)
+                    except TimeoutError:
+                        continue
+                    if not got:
+                        return data, "eof"
+                    data += got
+    except ConnectionResetError:
+        state = "reset"
+    except OSError as exc:
+        state = f"error {exc}"
+    return data, state
+
+
+def swaks(ip: str, *args: str) -> str:
+    """swaks' transcript (it never gets past EHLO here: --quit-after)."""
+    cmd = ["swaks", "-s", f"{ip}:25", "--ehlo", "selfcheck.test", "--timeout", "5", *args]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        return "TIMEOUT"
+    return proc.stdout + proc.stderr
+
+
+def check_fault(ip: str, behaviour: str) -> tuple[bool, str]:
+    ehlo = [b"EHLO selfcheck.test\r\n", b"STARTTLS\r\n"]
+    if behaviour in ("reset", "tlsgarbage", "script", "ehlofail", "stillstarttls"):
+        tls = _handshake_ok(s_client(ip))
+        ok = tls == (behaviour not in ("reset", "tlsgarbage"))
+        notes = [f"openssl s_client: TLS {'established' if tls else 'failed'}"]
+        if behaviour == "script":
+            banner = swaks(ip, "--quit-after", "CONNECT")
+            ok &= "<script>" in banner
+            notes.append(f"swaks: banner {'has' if '<script>' in banner else 'LACKS'} <script>")
+        if behaviour in ("ehlofail", "stillstarttls"):  # the EHLO inside TLS
+            reply = swaks(ip, "--tls", "--quit-after", "HELO").split("~> EHLO", 1)[-1]
+            refused = bool(re.search(r"^<~\*? +5\d\d ", reply, re.M))
+            again = "STARTTLS" in reply
+            ok &= refused if behaviour == "ehlofail" else (again and not refused)
+            notes.append(f"swaks: EHLO in TLS {'refused' if refused else 'accepted'}")
+            notes.append(f"STARTTLS {'still' if again else 'no longer'} offered")
+        return ok, ", ".join(notes)
+    if behaviour == "endless":
+        data, state = _talk(ip, [b"EHLO selfcheck.test\r\n"])
+        lines = data.count(b"\r\n250-")
+        return lines > 500, f"{lines} EHLO reply lines in 1.5 s, still {state}"
+    data, state = _talk(ip, ehlo if behaviour in ("starttls454", "mid421") else [])
+    first = data[:60].decode("latin-1", "replace").replace("\r\n", " | ")
+    rules = {
+        "silent": not data and state == "open",
+        "garbage": data.startswith(b"HTTP/"),
+        "closed": not data and state in ("eof", "reset"),
+        "busy": data.startswith(b"421"),
+        "longline": data.startswith(b"220 AAAA") and b"\n" not in data,
+        "drip": data.startswith(b"2") and len(data) < 10,
+        "starttls454": b"\r\n454" in data,
+        "mid421": b"\r\n421" in data,
+    }
+    return rules.get(behaviour, False), f"{len(data)} bytes, {state}: {first!r}"
+
+
+def _hosts(domains: dict[str, Any]) -> dict[str, str]:
+    hosts: dict[str, str] = {}
+    for name, spec in domains.items():
+        hosts.update(spec.get("hosts", {}))
+        if "hostile" in spec:
+            hosts[f"mx.{name}"] = spec["hostile"]
+        if "a" in spec:
+            hosts[name] = spec["a"]
+    return hosts
+
+
+def check_domain(
+    name: str, spec: dict[str, Any], hosts: dict[str, str], tlsa: dict[str, str]
+) -> tuple[bool, str]:
+    zone = spec.get("zone", "")
+    if spec.get("absent"):
+        want_status, want_ad = "NXDOMAIN", True
+    elif zone == "bogus":
+        want_status, want_ad = "SERVFAIL", False
+    else:
+        want_status, want_ad = "NOERROR", zone != "insecure"
+    got = dig(name, "MX")
+    notes = [f"MX {got['status']} ad={int(got['ad'])}"]
+    ok = got["status"] == want_status and got["ad"] == want_ad
+    mx = [f"{p} {h}." for p, h in spec.get("mx", [])] + (["0 ."] if spec.get("null_mx") else [])
+    mx += [f"10 mx.{name}."] if "hostile" in spec else []
+    if not spec.get("absent"):
+        seen = dig(name, "MX", cd=True)["answers"] if zone == "bogus" else got["answers"]
+        ok &= sorted(m.lower() for m in mx) == seen
+        notes.append(f"MX set {seen or 'empty'}")
+    targets = [h for _, h in spec.get("mx", [])] + ([f"mx.{name}"] if "hostile" in spec else [])
+    targets += [name] if "a" in spec else []
+    for host in targets:
+        a = dig(host, "A", cd=zone == "bogus")
+        want = [hosts[host]] if host in hosts else []
+        ok &= a["answers"] == want and a["status"] == ("NOERROR" if want else "NXDOMAIN")
+        notes.append(f"{host} A {a['answers'] or a['status']}")
+    for host in spec.get("tlsa", []):
+        t = dig(f"_25._tcp.{host}", "TLSA")
+        rr = f"3 1 1 {tlsa[host]}"
+        ok &= t["ad"] and [a.replace(" ", "") for a in t["answers"]] == [rr.replace(" ", "")]
+        dane = s_client(hosts[host], "-dane_tlsa_domain", host, "-dane_tlsa_rrdata", rr)
+        ok &= "Verification: OK" in dane and "DANE TLSA 3 1 1" in dane
+        verified = "verified" if "Verification: OK" in dane else "FAILED"
+        notes.append(f"TLSA {host} ad={int(t['ad'])}, DANE-EE {verified}")
+    txt: dict[str, list[str]] = {}
+    for key in ("txt", "txt2"):
+        for owner, text in spec.get(key, {}).items():
+            txt.setdefault(owner, []).append(f'"{text}"'.lower())
+    for owner, texts in txt.items():
+        t = dig(owner, "TXT", cd=zone == "bogus")
+        ok &= t["answers"] == sorted(texts)
+        notes.append(f"TXT {owner} x{len(t['answers'])}")
+    return ok, "; ".join(notes)
+
+
+def run(run_dir: Path) -> int:
+    dns.NSD_IP, dns.UNBOUND_IP = common.addr("127.0.10.1"), common.addr("127.0.10.2")
+    data = common.scenarios()
+    ca = run_dir / "ca.pem"
+    if not ca.exists():
+        print(f"FAIL testbed: {ca} missing (is the testbed up?)")
+        return 1
+    env_file = run_dir / "env.json"
+    env = json.loads(env_file.read_text()) if env_file.exists() else {}
+    tlsa = {h: c["spki_sha256"] for h, c in env.get("certs", {}).items()}
+    hosts = _hosts(data["domains"])
+    jobs: list[tuple[str, Any]] = []
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        for item in data["listeners"]:
+            jobs.append(
+                (f"listener {item['name']} {item['ip']}", pool.submit(check_listener, item, ca))
+            )
+        for item in data.get("hostile", []):
+            label = f"fault {item['behaviour']} {item['ip']}"
+            jobs.append((label, pool.submit(check_fault, item["ip"], item["behaviour"])))
+        legacy = data.get("legacy")
+        if legacy and "legacy_tls.py pid" in env.get("servers", {}).get("legacy", ""):
+            for host, ip in legacy["hosts"].items():
+                jobs.append((f"legacy {host} {ip}", pool.submit(check_legacy, ip)))
+        elif legacy:
+            print(f"NOTE legacy TLS servers: {env.get('servers', {}).get('legacy', 'not started')}")
+        for name, spec in data["domains"].items():
+            jobs.append((f"scenario {name}", pool.submit(check_domain, name, spec, hosts, tlsa)))
+        failed = 0
+        for label, job in jobs:
+            try:
+                ok, text = job.result()
+            except Exception as exc:
+                ok, text = False, f"check crashed: {exc!r}"
+            failed += not ok
+            print(f"{'PASS' if ok else 'FAIL'} {label}: {text}")
+    print(f"selfcheck: {len(jobs) - failed} PASS, {failed} FAIL")
+    return 1 if failed else 0
+
+
+def check_legacy(ip: str) -> tuple[bool, str]:
+    ok = _handshake_ok(s_client(ip, "-tls1_2", "-cipher", LEGACY_CLIENT))
+    return ok, f"TLS 1.2 via STARTTLS {'established' if ok else 'failed'}"

@@ -1,0 +1,128 @@
+"""The testbed's generated configuration, checked without starting any server: addresses stay in
+the testbed range, nothing binds a wildcard, Postfix can neither relay nor deliver, the zones hold
+what the scenarios say."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO
+
+sys.path.insert(0, str(REPO / "testbed"))
+from tb import common, dns, postfix
+
+VERDICTS = {"pass", "warn", "fail", "not_applicable", "error"}
+LOW, HIGH = ipaddress.IPv4Address("127.0.10.0"), ipaddress.IPv4Address("127.0.19.255")
+
+
+@pytest.fixture(scope="module")
+def data(monkeypatch_module: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch_module.delenv("MAILTLS_TESTBED_SHIFT", raising=False)
+    return common.scenarios()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Any:
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+def _addresses(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [a for v in value.values() for a in _addresses(v)]
+    if isinstance(value, list):
+        return [a for v in value for a in _addresses(v)]
+    if isinstance(value, str) and re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value):
+        return [value]
+    return []
+
+
+def test_every_address_is_in_the_testbed_range(data: dict[str, Any]) -> None:
+    found = _addresses(data)
+    assert found
+    assert all(LOW <= ipaddress.IPv4Address(a) <= HIGH for a in found), found
+
+
+def test_listener_addresses_and_names_are_unique(data: dict[str, Any]) -> None:
+    servers = data["listeners"] + data["hostile"]
+    assert len({s["ip"] for s in servers}) == len(servers)
+    assert len({s["name"] for s in data["listeners"]}) == len(data["listeners"])
+
+
+def test_expectations_use_known_verdicts(data: dict[str, Any]) -> None:
+    for domain, spec in data["domains"].items():
+        assert domain.endswith(".test"), domain
+        for requirement, want in spec.get("expect", {}).items():
+            verdicts = want.values() if isinstance(want, dict) else [want]
+            assert set(verdicts) <= VERDICTS, (domain, requirement, want)
+
+
+def test_every_mx_points_at_a_server_or_is_meant_to_dangle(data: dict[str, Any]) -> None:
+    served = {s["ip"] for s in data["listeners"] + data["hostile"]}
+    served |= set(data["legacy"]["hosts"].values())
+    hosts: dict[str, str] = {}
+    for spec in data["domains"].values():
+        hosts.update(spec.get("hosts", {}))
+    for domain, spec in data["domains"].items():
+        for _, host in spec.get("mx", []):
+            if domain == "dangling.test":
+                assert host not in hosts
+            else:
+                assert hosts.get(host) in served, (domain, host)
+
+
+def test_address_shift_stays_in_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILTLS_TESTBED_SHIFT", "5")
+    assert common.addr("127.0.11.7") == "127.0.16.7"
+    with pytest.raises(ValueError):
+        common.addr("127.0.17.1")  # would become 127.0.22.1
+    monkeypatch.delenv("MAILTLS_TESTBED_SHIFT")
+    for bad in ("0.0.0.0", "127.0.0.1", "127.0.20.1"):
+        with pytest.raises(ValueError):
+            common.addr(bad)
+
+
+def test_zone_records_follow_the_scenarios(data: dict[str, Any]) -> None:
+    certs = {
+        h: {"spki_sha256": "ab" * 32} for d in data["domains"].values() for h in d.get("tlsa", [])
+    }
+    rrs = set(dns.records(data["domains"], certs))
+    assert ("good.test", "MX", "10 mx1.good.test.") in rrs
+    assert ("nullmx.test", "MX", "0 .") in rrs
+    assert ("implicit.test", "A", "127.0.11.5") in rrs
+    assert ("mx.silent.test", "A", "127.0.12.1") in rrs
+    assert not any(owner == "missing.test" for owner, _, _ in rrs)
+    assert not any(owner == "nowhere.dangling.test" for owner, _, _ in rrs)
+
+
+def test_postfix_never_relays_and_binds_no_wildcard(data: dict[str, Any], tmp_path: Path) -> None:
+    certs = {item["cert"]: {"key": "/k", "cert": "/c", "inter": "/i"} for item in data["listeners"]}
+    try:
+        conf = postfix.build(tmp_path, data["listeners"], certs)
+    except (LookupError, PermissionError) as exc:  # no postfix user / not root
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"cannot prepare a Postfix directory: {exc}")
+        pytest.skip(f"cannot prepare a Postfix directory here: {exc}")
+    main = dict(
+        line.split(" = ", 1) for line in (conf / "main.cf").read_text().splitlines() if line
+    )
+    for empty in ("mydestination", "relay_domains", "alias_maps", "local_recipient_maps"):
+        assert main[empty] == "", empty
+    assert main["smtpd_recipient_restrictions"] == "reject"
+    assert main["smtpd_relay_restrictions"] == "reject"
+    assert main["mynetworks"] == "127.0.0.255/32"
+    assert main["default_transport"].startswith("error:")
+    assert main["local_transport"].startswith("error:")
+    assert main["maillog_file"].startswith(str(tmp_path))
+    inet = [line for line in (conf / "master.cf").read_text().splitlines() if " inet " in line]
+    assert len(inet) == len(data["listeners"])
+    for line in inet:
+        assert re.match(r"127\.0\.11\.\d+:25 inet ", line), line
+        assert "-o syslog_name=postfix/" in line
