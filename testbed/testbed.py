@@ -34,17 +34,7 @@ BINARIES = ("nsd", "unbound", "postfix", "ldns-keygen", "ldns-signzone", "dig", 
 CERTS = RUN / "certs"
 
 
-def _faults_script() -> Path | None:
-    """The fault (hostile) servers: testbed/servers/hostile.py, else faults.py (its predecessor,
-    same --listen CLI); $MAILTLS_TESTBED_FAULTS names another script."""
-    import os
-
-    if os.environ.get("MAILTLS_TESTBED_FAULTS"):
-        return Path(os.environ["MAILTLS_TESTBED_FAULTS"]).resolve()
-    for name in ("hostile.py", "faults.py"):
-        if (HERE / "servers" / name).exists():
-            return HERE / "servers" / name
-    return None
+FAULTS = HERE / "servers" / "hostile.py"
 
 
 def _pidfiles() -> list[tuple[str, Path, str]]:
@@ -93,19 +83,17 @@ def _certificates(data: dict[str, Any]) -> tuple[ca.TestCA, dict[str, dict[str, 
 
 
 def _start_faults(data: dict[str, Any], certs: dict[str, dict[str, str]]) -> str:
-    script = _faults_script()
-    if script is None or not data.get("hostile"):
-        return "not started (no testbed/servers/faults.py or hostile.py)"
+    if not data.get("hostile"):
+        return "not started (no hostile servers in the scenarios)"
     c = certs[data.get("hostile_cert", "mx.script.test")]
-    args = [sys.executable, str(script), "--cert", c["chain"], "--key", c["key"]]
+    args = [sys.executable, str(FAULTS), "--cert", c["chain"], "--key", c["key"]]
     for item in data["hostile"]:
         args += ["--listen", f"{item['ip']}:{item['behaviour']}"]
-    if script.name == "hostile.py":  # its own rotated log
-        args += ["--logfile", str(RUN / "hostile.log")]
+    args += ["--logfile", str(RUN / "hostile.log")]  # its own rotated log
     with open(RUN / "faults.log", "ab") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True, cwd=RUN)
     (RUN / "faults.pid").write_text(f"{proc.pid}\n")
-    return f"{script.name} pid {proc.pid}"
+    return f"{FAULTS.name} pid {proc.pid}"
 
 
 def _start_legacy(data: dict[str, Any], certs: dict[str, dict[str, str]]) -> str:
