@@ -7,26 +7,21 @@ observe, and this module connects them.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Generator
-from html import escape
 from typing import Any
 
 import pytest
 
-from mailtls import __version__, gate, requirements
-from mailtls.evidence import render_html, to_jsonable
+from mailtls import __version__, requirements
+from mailtls import report as report_plugin
+from mailtls.evidence import to_jsonable
 from mailtls.inventory import Domain, InventoryError
 from mailtls.observations import Discovery, SmtpObservation
-from mailtls.runstate import MailtlsRun, SettingsError
+from mailtls.runstate import EVIDENCE, RUN, MailtlsRun, SettingsError
 from mailtls.scheduler import PROBES, ProbeContext, ProbeCrash, plan, run
 from mailtls.targets import Target
 from mailtls.verdicts import NA_PREFIX, Advisory, Inconclusive, inconclusive, not_applicable
-
-RUN = pytest.StashKey[MailtlsRun]()
-EVIDENCE = pytest.StashKey[list[object]]()
-
 
 # ---------------------------------------------------------------- options and configuration
 
@@ -111,6 +106,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except (InventoryError, SettingsError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RUN] = state
+    if not config.pluginmanager.is_registered(report_plugin):
+        config.pluginmanager.register(report_plugin, "mailtls-report")
     meta_key = _metadata_key()
     if meta_key is not None and state.inventory is not None:
         meta = config.stash[meta_key]
@@ -335,9 +332,15 @@ def pytest_runtest_makereport(
         # A short, readable finding instead of a traceback: the check's code is not the evidence.
         report.longrepr = f"{req.id} [{verdict}] {message}\n  rule: {req.rule}\n  fix: {req.fix}"
     report.mailtls_verdict = verdict  # type: ignore[attr-defined]
-    report.user_properties += [("requirement", req.id), ("verdict", verdict)]
+    report.user_properties += [
+        ("requirement", req.id),
+        ("verdict", verdict),
+        ("domain", target.domain),
+        ("host", target.host or ""),
+        ("ip", target.ip or ""),
+    ]
     evidence = item.stash.get(EVIDENCE, [])
-    _attach_extras(item, report, req, verdict, message, evidence)
+    report_plugin.attach_extras(report, req, verdict, message, evidence)
     state.results[item.nodeid] = {
         "test": item.nodeid,
         "requirement": req.id,
@@ -367,161 +370,3 @@ def _apply_waiver(
             report.wasxfail = f"waived until {waiver.expires}: {waiver.reason}"
         return True, f" [waived until {waiver.expires}: {waiver.reason}]"
     return False, ""
-
-
-def _attach_extras(
-    item: pytest.Item,
-    report: pytest.TestReport,
-    req: requirements.Requirement,
-    verdict: str,
-    message: str,
-    evidence: list[object],
-) -> None:
-    try:
-        from pytest_html import extras
-    except ImportError:  # pragma: no cover
-        return
-    head = (
-        f"<div class='mailtls-verdict'><b>{escape(req.id)}</b> - {escape(req.title)}: "
-        f"<b>{escape(verdict)}</b><br>{escape(message)}<br><i>{escape(req.citation_text())}</i>"
-        f"<br>Rule: {escape(req.rule)}<br>Fix: {escape(req.fix)}</div>"
-    )
-    body = "".join(render_html(e) for e in evidence)
-    report.extras = [  # type: ignore[attr-defined]
-        *getattr(report, "extras", []),
-        extras.html(head + body),
-        extras.json([to_jsonable(e) for e in evidence], name="evidence JSON"),
-    ]
-
-
-def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
-    verdict = getattr(report, "mailtls_verdict", None)
-    if report.when != "call":
-        return None
-    if verdict == "warn" and report.passed:
-        return "warned", "W", ("WARN", {"yellow": True})
-    if verdict == "error" and report.failed:
-        return "error", "E", ("ERROR", {"red": True})
-    return None
-
-
-# ---------------------------------------------------------------- pytest-html columns and summary
-
-
-def pytest_html_report_title(report: Any) -> None:
-    report.title = "mailtls - email transport security report"
-
-
-def pytest_html_results_table_header(cells: list[str]) -> None:
-    cells.insert(1, '<th class="sortable" data-column-type="requirement">Requirement</th>')
-    cells.insert(2, '<th class="sortable" data-column-type="verdict">Verdict</th>')
-    cells.insert(3, '<th class="sortable" data-column-type="domain">Domain</th>')
-    cells.insert(4, '<th class="sortable" data-column-type="host">Host</th>')
-    cells.insert(5, '<th class="sortable" data-column-type="ip">IP</th>')
-
-
-def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
-    props = dict(report.user_properties)
-    params = _target_of(report)
-    values = [
-        props.get("requirement", ""),
-        props.get("verdict", ""),
-        params.domain if params else "",
-        (params.host or "") if params else "",
-        (params.ip or "") if params else "",
-    ]
-    for offset, (name, value) in enumerate(
-        zip(("requirement", "verdict", "domain", "host", "ip"), values, strict=True)
-    ):
-        cells.insert(1 + offset, f'<td class="col-{name}">{escape(str(value))}</td>')
-    if props.get("verdict") == "error":
-        cells[0] = '<td class="col-result">Error</td>'
-
-
-def _target_of(report: pytest.TestReport) -> Target | None:
-    return _TARGETS.get(report.nodeid)
-
-
-_TARGETS: dict[str, Target] = {}
-
-
-def pytest_itemcollected(item: pytest.Item) -> None:
-    if isinstance(item, pytest.Function) and hasattr(item, "callspec"):
-        target = item.callspec.params.get("target")
-        if isinstance(target, Target):
-            _TARGETS[item.nodeid] = target
-
-
-def pytest_html_results_summary(
-    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
-) -> None:
-    state = session.config.stash.get(RUN, None)
-    if state is None or state.inventory is None:
-        return
-    from mailtls.summary import summary_html
-
-    prefix.append(summary_html(state))
-
-
-# ---------------------------------------------------------------- machine output
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    state = session.config.stash.get(RUN, None)
-    if state is None or state.inventory is None:
-        return
-    state.finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    state.gate = gate.decide(
-        state.results.values(),
-        strict=state.strict,
-        allow_errors=state.allow_errors,
-        baseline=state.baseline,
-    )
-    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and state.results:
-        # The gate, not pytest's raw failure count, decides: waivers, --allow-errors, --strict
-        # and --baseline all change what fails the run.
-        session.exitstatus = (
-            pytest.ExitCode.TESTS_FAILED if state.gate.failed else pytest.ExitCode.OK
-        )
-    if state.evidence_json is None:
-        return
-    document = {
-        "tool": {"name": "mailtls", "version": __version__},
-        "run": {
-            "started": state.started,
-            "finished": state.finished,
-            "inventory": str(state.inventory.path),
-            "inventory_sha256": state.inventory.sha256,
-            "profile": state.profile,
-            "resolver": str(state.resolver),
-            "ca_bundle": str(state.ca_bundle),
-        },
-        "results": list(state.results.values()),
-    }
-    state.evidence_json.parent.mkdir(parents=True, exist_ok=True)
-    state.evidence_json.write_text(
-        json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8"
-    )
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    state = config.stash.get(RUN, None)
-    if state is None or state.gate is None:
-        return
-    tr = terminalreporter
-    decision = state.gate
-    if state.baseline is not None:
-        tr.section("mailtls: comparison with the baseline")
-        for title, lines in (
-            ("regressions (gate)", decision.regressions),
-            ("improvements", decision.improvements),
-            ("unchanged failures (not gating)", decision.unchanged),
-        ):
-            tr.write_line(f"{title}: {len(lines)}")
-            for line in lines:
-                tr.write_line(f"  {line}")
-    for note in state.waiver_notes():
-        tr.write_line(f"mailtls: {note}")
-    verdict = "FAILED" if decision.failed else "passed"
-    tr.write_line(f"mailtls gate: {verdict} ({len(decision.gating)} gating result(s))")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import certifi
+import pytest
 
 from mailtls import discovery as discovery_mod
 from mailtls import gate
@@ -19,6 +20,9 @@ from mailtls.observations import Discovery
 from mailtls.probes.dns import DnsClient, ResolverAddress, parse_resolver
 from mailtls.probes.smtp import SmtpSettings
 from mailtls.targets import Target, domain_target, mx_targets
+
+RUN = pytest.StashKey["MailtlsRun"]()
+EVIDENCE = pytest.StashKey[list[object]]()  # the observations one test item used
 
 
 class SettingsError(Exception):
