@@ -12,7 +12,14 @@ import ssl
 from html import escape
 from typing import Any
 
-from mailtls.observations import Discovery, DnsAnswer, SmtpObservation, TranscriptLine
+from mailtls.observations import (
+    Discovery,
+    DnsAnswer,
+    HelloRecord,
+    SmtpObservation,
+    TlsScan,
+    TranscriptLine,
+)
 from mailtls.scheduler import ProbeCrash
 
 
@@ -97,8 +104,59 @@ def render_html(obs: object) -> str:
         for earlier in obs.earlier_attempts:
             rows.append(("earlier attempt", earlier))
         return "<h4>SMTP session</h4>" + _table(rows) + _pre(transcript_text(obs.transcript))
+    if isinstance(obs, TlsScan):
+        return _render_scan(obs)
     if isinstance(obs, ProbeCrash):
         return "<h4>Probe error</h4>" + _table(
             [("probe", obs.probe), ("target", obs.key), ("error", obs.message)]
         )
     return _pre(repr(obs))
+
+
+def _hello_row(h: HelloRecord) -> str:
+    answer: str = h.outcome
+    if h.outcome == "accepted":
+        answer += f": {h.version} {h.suite}" + (f", group {h.group}" if h.group else "")
+    offer = f"{h.offered_version}, {len(h.offered_suites)} suite(s)" + (
+        f", groups {', '.join(h.offered_groups)}" if h.offered_groups else ""
+    )
+    cells = [str(h.n), h.purpose, offer, answer, h.detail]
+    tds = "".join(f"<td>{escape(c)}</td>" for c in cells)
+    suites = escape(" ".join(h.offered_suites))
+    return (
+        f"<tr>{tds}</tr><tr><td></td><td colspan='4'><details><summary>suites offered</summary>"
+        f"<code style='font-size:smaller'>{suites}</code></details></td></tr>"
+    )
+
+
+def _render_scan(scan: TlsScan) -> str:
+    rows = [
+        ("address", str(scan.endpoint)),
+        ("started", scan.started),
+        (
+            "connections",
+            f"{scan.session_connections} SMTP session(s) + {scan.connections} hello probe(s) "
+            f"(limit {scan.budget} per address)",
+        ),
+    ]
+    if scan.skipped:
+        rows.append(("not scanned", scan.skipped))
+    if scan.stopped:
+        rows.append(("scan stopped", scan.stopped))
+    rows += [(f"{a.question}: {a.value}", a.how) for a in scan.answers]
+    if scan.accepted:
+        rows.append(("suites accepted", "; ".join(f"{v} {s}" for v, s in scan.accepted)))
+    if scan.dhe_group:
+        rows.append(("DHE group", f"{scan.dhe_group} ({scan.dhe_bits} bits)"))
+    if scan.ec_groups:
+        rows.append(("ECDHE curves chosen", ", ".join(scan.ec_groups)))
+    head = "".join(
+        f"<th style='text-align:left'>{c}</th>" for c in ("#", "question", "offer", "answer", "")
+    )
+    hellos = "".join(_hello_row(h) for h in scan.hellos)
+    return (
+        "<h4>TLS hello probes</h4>"
+        + _table(rows)
+        + f"<table class='mailtls-hellos'><tr>{head}</tr>{hellos}</table>"
+        + (_pre(transcript_text(scan.transcript)) if scan.transcript else "")
+    )

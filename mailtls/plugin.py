@@ -17,7 +17,8 @@ from mailtls import __version__, requirements
 from mailtls import report as report_plugin
 from mailtls.evidence import to_jsonable
 from mailtls.inventory import Domain, InventoryError
-from mailtls.observations import Discovery, SmtpObservation
+from mailtls.observations import Discovery, SmtpObservation, TlsScan
+from mailtls.probes.tlsscan import DEFAULT_BUDGET
 from mailtls.runstate import EVIDENCE, RUN, MailtlsRun, SettingsError
 from mailtls.scheduler import PROBES, ProbeContext, ProbeCrash, plan, run
 from mailtls.targets import Target
@@ -74,6 +75,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=16,
         metavar="N",
         help="targets (IP addresses) probed at once (default: 16)",
+    )
+    g.addoption(
+        "--max-connections",
+        dest="mailtls_max_connections",
+        type=int,
+        default=DEFAULT_BUDGET,
+        metavar="N",
+        help=f"connections per mail-server address for the whole suite, SMTP session and TLS "
+        f"hello probes together (default: {DEFAULT_BUDGET}); open questions beyond it are errors",
     )
     g.addoption(
         "--ehlo-name",
@@ -196,7 +206,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                 tr.write_line(line)
 
     started = time.monotonic()
-    state.observations = run(jobs, ProbeContext(state.smtp_settings), state.concurrency, progress)
+    state.observations = run(
+        jobs, ProbeContext(state.smtp_settings, state.max_connections), state.concurrency, progress
+    )
     state.probing_seconds = time.monotonic() - started
     if tr is not None:
         tr.write_line(
@@ -266,6 +278,14 @@ def smtp(
     """The SMTP session with the target (banner, EHLO, STARTTLS, TLS, EHLO, QUIT)."""
     obs = _observation(request, "smtp", target, mailtls_run)
     assert isinstance(obs, SmtpObservation)
+    return obs
+
+
+@pytest.fixture
+def tlsscan(request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun) -> TlsScan:
+    """The hello probes of the target's address: versions, suites and groups it accepts."""
+    obs = _observation(request, "tlsscan", target, mailtls_run)
+    assert isinstance(obs, TlsScan)
     return obs
 
 

@@ -47,6 +47,7 @@ class MailtlsRun:
     timeout: float
     concurrency: int
     ehlo_name: str
+    max_connections: int = 10
     strict: bool = False
     allow_errors: bool = False
     baseline: dict[gate.Key, str] | None = None
@@ -77,6 +78,10 @@ class MailtlsRun:
             raise SettingsError("--timeout must be a positive number of seconds")
         if opt.mailtls_concurrency < 1:
             raise SettingsError("--concurrency must be at least 1")
+        if opt.mailtls_max_connections < 2:
+            raise SettingsError(
+                "--max-connections must be at least 2 (the SMTP session and one hello probe)"
+            )
         return cls(
             inventory=inventory,
             resolver=resolver,
@@ -84,6 +89,7 @@ class MailtlsRun:
             profile=opt.mailtls_profile,
             timeout=float(opt.mailtls_timeout),
             concurrency=int(opt.mailtls_concurrency),
+            max_connections=int(opt.mailtls_max_connections),
             ehlo_name=opt.mailtls_ehlo_name or socket.getfqdn() or "localhost",
             strict=bool(getattr(opt, "strict", False)),
             allow_errors=bool(opt.mailtls_allow_errors),

@@ -2,8 +2,8 @@
 
 After collection the plugin asks which probes the *selected* tests need (from their fixture
 names), deduplicates them (an IP shared by several domains is probed once), and runs them:
-one worker per IP at a time (so at most one connection per IP is open), a bounded number of IPs
-at once. Probes return immutable observations; a probe that crashes yields a ProbeCrash, which
+the probes of one IP run one after another (the hello scan keeps at most two connections
+open), a bounded number of IPs at once. Probes return immutable observations; a probe that crashes yields a ProbeCrash, which
 checks report as ``error``.
 """
 
@@ -15,14 +15,18 @@ from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
-from mailtls.observations import Endpoint
+from mailtls.observations import Endpoint, SmtpObservation
 from mailtls.probes.smtp import SmtpSettings, probe_smtp
+from mailtls.probes.tlsscan import DEFAULT_BUDGET, probe_tlsscan
 from mailtls.targets import Target
+
+Job = tuple[str, Hashable]
 
 
 @dataclass(frozen=True)
 class ProbeContext:
     smtp: SmtpSettings
+    budget: int = DEFAULT_BUDGET  # connections per address for the whole suite
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,8 @@ class ProbeKind:
     fixture: str
     key: Callable[[Target], Hashable | None]
     ip: Callable[[Hashable], str]
-    run: Callable[[Hashable, ProbeContext], object]
+    run: Callable[[Hashable, ProbeContext, dict[Job, object]], object]
+    after: str | None = None  # a probe whose observations of the same address this one reads
 
 
 def _endpoint_key(target: Target) -> Hashable | None:
@@ -50,17 +55,45 @@ def _endpoint_key(target: Target) -> Hashable | None:
     return Endpoint(target.ip, target.port, target.host)
 
 
-def _run_smtp(key: Hashable, ctx: ProbeContext) -> object:
+def _address_key(target: Target) -> Hashable | None:
+    """One hello scan per address and port, whatever MX names point at it."""
+    if target.unavailable or target.ip is None or target.port is None:
+        return None
+    return Endpoint(target.ip, target.port, None)
+
+
+def _ip(key: Hashable) -> str:
+    assert isinstance(key, Endpoint)
+    return key.ip
+
+
+def _run_smtp(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) -> object:
     assert isinstance(key, Endpoint)
     return probe_smtp(key, ctx.smtp)
 
 
+def _run_tlsscan(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) -> object:
+    assert isinstance(key, Endpoint)
+    sessions = [
+        obs
+        for (name, k), obs in earlier.items()
+        if name == "smtp"
+        and isinstance(k, Endpoint)
+        and (k.ip, k.port) == (key.ip, key.port)
+        and isinstance(obs, SmtpObservation)
+    ]
+    sessions.sort(key=lambda o: o.endpoint.host or "")
+    host = sessions[0].endpoint.host if sessions else None  # the name sent as SNI
+    return probe_tlsscan(Endpoint(key.ip, key.port, host), ctx.smtp, sessions, ctx.budget)
+
+
 PROBES: dict[str, ProbeKind] = {
-    "smtp": ProbeKind("smtp", _endpoint_key, lambda k: k.ip, _run_smtp),  # type: ignore[attr-defined]
+    "smtp": ProbeKind("smtp", _endpoint_key, _ip, _run_smtp),
+    "tlsscan": ProbeKind("tlsscan", _address_key, _ip, _run_tlsscan, after="smtp"),
 }
 
 
-def plan(needs: Iterable[tuple[str, Target]]) -> dict[tuple[str, Hashable], str]:
+def plan(needs: Iterable[tuple[str, Target]]) -> dict[Job, str]:
     """(probe name, key) -> IP for every probe the selected tests need."""
     jobs: dict[tuple[str, Hashable], str] = {}
     for fixture, target in needs:
@@ -68,33 +101,41 @@ def plan(needs: Iterable[tuple[str, Target]]) -> dict[tuple[str, Hashable], str]
         if kind is None:
             continue
         key = kind.key(target)
-        if key is not None:
-            jobs[(fixture, key)] = kind.ip(key)
+        if key is None:
+            continue
+        jobs[(fixture, key)] = kind.ip(key)
+        if kind.after is not None:  # e.g. the hello scan needs the SMTP session first
+            dep = PROBES[kind.after]
+            dep_key = dep.key(target)
+            if dep_key is not None:
+                jobs[(kind.after, dep_key)] = dep.ip(dep_key)
     return jobs
 
 
 def run(
-    jobs: dict[tuple[str, Hashable], str],
+    jobs: dict[Job, str],
     ctx: ProbeContext,
     concurrency: int,
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> dict[tuple[str, Hashable], object]:
-    by_ip: dict[str, list[tuple[str, Hashable]]] = defaultdict(list)
+    by_ip: dict[str, list[Job]] = defaultdict(list)
     for job, ip in jobs.items():
         by_ip[ip].append(job)
 
-    def one_ip(job_list: list[tuple[str, Hashable]]) -> list[tuple[tuple[str, Hashable], object]]:
-        out = []
-        for name, key in job_list:  # sequential: one connection at a time per IP
+    def one_ip(job_list: list[Job]) -> list[tuple[Job, object]]:
+        done: dict[Job, object] = {}
+        # Probes of one address run one after another (dependencies first); a probe may itself
+        # open a second connection in parallel (the hello scan), never more.
+        for name, key in sorted(job_list, key=lambda j: PROBES[j[0]].after is not None):
             try:
-                obs = PROBES[name].run(key, ctx)
+                obs = PROBES[name].run(key, ctx, done)
             except Exception as exc:
                 tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
                 obs = ProbeCrash(name, str(key), f"internal error in the {name} probe: {tb}")
-            out.append(((name, key), obs))
-        return out
+            done[(name, key)] = obs
+        return list(done.items())
 
-    results: dict[tuple[str, Hashable], object] = {}
+    results: dict[Job, object] = {}
     total = len(jobs)
     progress(0, total)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:

@@ -88,7 +88,8 @@ def _start_faults(data: dict[str, Any], certs: dict[str, dict[str, str]]) -> str
     c = certs[data.get("hostile_cert", "mx.script.test")]
     args = [sys.executable, str(FAULTS), "--cert", c["chain"], "--key", c["key"]]
     for item in data["hostile"]:
-        args += ["--listen", f"{item['ip']}:{item['behaviour']}"]
+        if item.get("start", True):  # `start: false`: a test starts its own instance
+            args += ["--listen", f"{item['ip']}:{item['behaviour']}"]
     args += ["--logfile", str(RUN / "hostile.log")]  # its own rotated log
     with open(RUN / "faults.log", "ab") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True, cwd=RUN)
@@ -115,7 +116,11 @@ def _start_legacy(data: dict[str, Any], certs: dict[str, dict[str, str]]) -> str
 
 def _endpoints(data: dict[str, Any], legacy_running: bool) -> list[str]:
     wanted = [f"{p} {ip}:53" for ip in (dns.NSD_IP, dns.UNBOUND_IP) for p in ("udp", "tcp")]
-    wanted += [f"tcp {item['ip']}:25" for item in data["listeners"] + data.get("hostile", [])]
+    wanted += [
+        f"tcp {item['ip']}:25"
+        for item in data["listeners"] + data.get("hostile", [])
+        if item.get("start", True)
+    ]
     if legacy_running:
         wanted += [f"tcp {ip}:25" for ip in data["legacy"]["hosts"].values()]
     return wanted

@@ -344,6 +344,51 @@ def _session(endpoint: Endpoint, settings: SmtpSettings) -> SmtpObservation:
     )
 
 
+@dataclass
+class StartedTls:
+    """A plain connection on which the server just answered 220 to STARTTLS: the next bytes on
+    the wire are ours (a ClientHello). The hello probes use it; the caller closes ``sock``."""
+
+    sock: socket.socket
+    pending: bytes  # bytes the server sent after its 220 (normally none), to be read first
+    transcript: tuple[TranscriptLine, ...]
+
+    def recv(self, n: int) -> bytes:
+        if self.pending:
+            out, self.pending = self.pending[:n], self.pending[n:]
+            return out
+        return self.sock.recv(n)
+
+
+def open_starttls(endpoint: Endpoint, settings: SmtpSettings) -> StartedTls:
+    """Connect, read the banner, EHLO, STARTTLS, and stop at the 220: nothing else is sent.
+
+    Raises ProbeError (a 421/454 or a reset is ``inconclusive``, as in the full session)."""
+    s = _Session(endpoint, settings)
+    try:
+        s.connect()
+        s.stage = "banner"
+        banner = s.reply()
+        if err := _classify("banner", banner):
+            raise err
+        ehlo = s.command(f"EHLO {settings.ehlo_name}", "ehlo")
+        if err := _classify("ehlo", ehlo):
+            raise err
+        if ehlo.code != 250 or "STARTTLS" not in ehlo.keywords:
+            raise s.fail("protocol", "STARTTLS is not advertised in this session")
+        reply = s.command("STARTTLS", "starttls")
+        if err := _classify("starttls", reply):
+            raise err
+        if reply.code != 220:
+            raise s.fail("refused", f"STARTTLS answered {reply.code} {reply.text()}")
+    except BaseException:
+        s.close()
+        raise
+    assert s.sock is not None and not isinstance(s.sock, ssl.SSLSocket)
+    s.sock.settimeout(settings.timeout)
+    return StartedTls(s.sock, s.buffer, tuple(s.lines))
+
+
 def probe_smtp(endpoint: Endpoint, settings: SmtpSettings) -> SmtpObservation:
     """Run the session; after an inconclusive result (421/454/reset) pause and retry once."""
     first = _session(endpoint, settings)

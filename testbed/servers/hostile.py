@@ -31,6 +31,10 @@ neither hangs nor floods its memory. Server N listens on ``<bind-base>.<N>:<port
                  every single read succeeds, only the session deadline can end it -> error.
 14 mid421        advertises STARTTLS, answers it with ``421 4.3.2 Service shutting down`` and
                  closes -> error.
+15 ratelimit     a normal server with real TLS for its first 3 connections, then
+                 ``421 4.7.0 Too many connections from your address`` to every later one (as a
+                 rate-limiting MTA does to scanners): hello probes cut short -> error
+                 ("inconclusive"), never pass. Counted per process: tests start their own.
 
 Everything else is normal: EHLO -> ``250-mx.<name>.test``, PIPELINING, SIZE, STARTTLS (where the
 behaviour offers it), ``250 8BITMIME``; QUIT -> 221; NOOP/RSET -> 250; MAIL/RCPT/DATA/BDAT ->
@@ -379,6 +383,18 @@ async def mid421(s: Session) -> None:
     await dialogue(s, starttls=mid421_on_starttls)
 
 
+RATELIMIT_ALLOWED = 3
+_ratelimit_seen = itertools.count(1)
+
+
+async def ratelimit(s: Session) -> None:
+    if next(_ratelimit_seen) > RATELIMIT_ALLOWED:
+        await s.reply("421 4.7.0 Too many connections from your address, try again later")
+        return
+    await normal_banner(s)
+    await dialogue(s)
+
+
 Behaviour = Callable[[Session], Awaitable[None]]
 
 SCENARIOS: dict[int, tuple[str, Behaviour]] = {
@@ -396,6 +412,7 @@ SCENARIOS: dict[int, tuple[str, Behaviour]] = {
     12: ("longline", longline),
     13: ("drip", drip),
     14: ("mid421", mid421),
+    15: ("ratelimit", ratelimit),
 }
 BEHAVIOURS: dict[str, Behaviour] = dict(SCENARIOS.values())
 

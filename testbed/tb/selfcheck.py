@@ -104,10 +104,17 @@ def check_listener(item: dict[str, Any], ca: Path) -> tuple[bool, str]:
     ok &= served == want_chain and got_code in VERIFY[kind]
     notes.append(f"leaf CN={cn.group(1).strip() if cn else '?'} ({kind}), {served} cert(s) served")
     notes.append(f"verify code {got_code} (want {'/'.join(map(str, sorted(VERIFY[kind])))})")
-    tls1_wanted = opts.get("smtpd_tls_protocols") == ">=TLSv1"
-    tls1 = _handshake_ok(s_client(item["ip"], "-tls1", "-cipher", LEGACY_CLIENT))
-    ok &= tls1 == tls1_wanted
-    notes.append(f"TLS 1.0 {'accepted' if tls1 else 'refused'}")
+    probes: dict[str, bool] = dict(item.get("openssl", {}))
+    probes.setdefault("-tls1", opts.get("smtpd_tls_protocols") == ">=TLSv1")
+    for args, wanted in probes.items():
+        extra = args.split()
+        if "-cipher" not in extra:
+            extra += ["-cipher", LEGACY_CLIENT]  # OpenSSL 3 offers TLS 1.0/1.1 only at level 0
+        got = _handshake_ok(s_client(item["ip"], *extra))
+        ok &= got == wanted
+        notes.append(
+            f"[{args}] {'accepted' if got else 'refused'}{'' if got == wanted else ' (WRONG)'}"
+        )
     return ok, ", ".join(notes)
 
 
@@ -257,12 +264,15 @@ def run(run_dir: Path) -> int:
                 (f"listener {item['name']} {item['ip']}", pool.submit(check_listener, item, ca))
             )
         for item in data.get("hostile", []):
+            if not item.get("start", True):
+                continue
             label = f"fault {item['behaviour']} {item['ip']}"
             jobs.append((label, pool.submit(check_fault, item["ip"], item["behaviour"])))
         legacy = data.get("legacy")
         if legacy and "legacy_tls.py pid" in env.get("servers", {}).get("legacy", ""):
             for host, ip in legacy["hosts"].items():
-                jobs.append((f"legacy {host} {ip}", pool.submit(check_legacy, ip)))
+                want = legacy.get("testssl", {}).get(host, {})
+                jobs.append((f"legacy {host} {ip}", pool.submit(check_legacy, ip, want)))
         elif legacy:
             print(f"NOTE legacy TLS servers: {env.get('servers', {}).get('legacy', 'not started')}")
         for name, spec in data["domains"].items():
@@ -279,6 +289,40 @@ def run(run_dir: Path) -> int:
     return 1 if failed else 0
 
 
-def check_legacy(ip: str) -> tuple[bool, str]:
+def check_legacy(ip: str, wanted: dict[str, bool]) -> tuple[bool, str]:
+    """openssl for the TLS 1.2 handshake; testssl.sh (its own sockets, not our OpenSSL) for
+    SSL 3.0, RC4 and 3DES, which Debian's OpenSSL can no longer offer."""
     ok = _handshake_ok(s_client(ip, "-tls1_2", "-cipher", LEGACY_CLIENT))
-    return ok, f"TLS 1.2 via STARTTLS {'established' if ok else 'failed'}"
+    notes = [f"TLS 1.2 via STARTTLS {'established' if ok else 'failed'}"]
+    if not wanted:
+        return ok, notes[0]
+    try:
+        out = subprocess.run(
+            [
+                "testssl",
+                "--quiet",
+                "--color",
+                "0",
+                "--warnings",
+                "off",
+                "-t",
+                "smtp",
+                "-p",
+                "-s",
+                f"{ip}:25",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        ).stdout
+    except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
+        return False, f"testssl.sh: {exc}"
+    for label, offered in wanted.items():
+        line = next((ln.strip() for ln in out.splitlines() if ln.strip().startswith(label)), "")
+        got = bool(line) and "not offered" not in line and "offered" in line
+        ok &= bool(line) and got == offered
+        notes.append(
+            f"testssl {label!r}: {line[len(label) :].strip() or 'no line'}"
+            + ("" if line and got == offered else " (WRONG)")
+        )
+    return ok, ", ".join(notes)

@@ -16,9 +16,16 @@ def test_strings_are_joined_and_versions_filtered() -> None:
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    [("v=STSv1; id=20250101T000000", True), ("v=STSv1;id=a1", True), ("v=STSv1; id=a-b", False),
-     ("v=STSv1; id=" + "a" * 33, False), ("v=STSv1;", False), ("id=1; v=STSv1", False),
-     ("v=STSv1; id=1; ext=ok", True), ("v=STSv1; id=1; bad ext=x", False)],
+    [
+        ("v=STSv1; id=20250101T000000", True),
+        ("v=STSv1;id=a1", True),
+        ("v=STSv1; id=a-b", False),
+        ("v=STSv1; id=" + "a" * 33, False),
+        ("v=STSv1;", False),
+        ("id=1; v=STSv1", False),
+        ("v=STSv1; id=1; ext=ok", True),
+        ("v=STSv1; id=1; bad ext=x", False),
+    ],
 )
 def test_sts_grammar(value: str, ok: bool) -> None:
     if ok:
@@ -30,10 +37,14 @@ def test_sts_grammar(value: str, ok: bool) -> None:
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    [("v=TLSRPTv1; rua=mailto:r@example.com", True),
-     ("v=TLSRPTv1; rua=mailto:a@example.com, https://r.example.com/v1", True),
-     ("v=TLSRPTv1; rua=ftp://r.example.com", False), ("v=TLSRPTv1;", False),
-     ("v=TLSRPTv1; rua=mailto:a!b@example.com", False), ("v=TLSRPTv1; rua=mailto:nobody", False)],
+    [
+        ("v=TLSRPTv1; rua=mailto:r@example.com", True),
+        ("v=TLSRPTv1; rua=mailto:a@example.com, https://r.example.com/v1", True),
+        ("v=TLSRPTv1; rua=ftp://r.example.com", False),
+        ("v=TLSRPTv1;", False),
+        ("v=TLSRPTv1; rua=mailto:a!b@example.com", False),
+        ("v=TLSRPTv1; rua=mailto:nobody", False),
+    ],
 )
 def test_tlsrpt_grammar(value: str, ok: bool) -> None:
     if ok:

@@ -1,0 +1,102 @@
+"""The hello scan's pure parts: which question a chosen suite answers, and what a bundle offers."""
+
+from __future__ import annotations
+
+from mailtls.observations import Endpoint, SmtpObservation, SmtpReply, TlsSession
+from mailtls.probes.smtp import SmtpSettings
+from mailtls.probes.tlsscan import (
+    BAD_CURVES,
+    DHE_SUITES,
+    ECDHE_SUITES,
+    GOOD_CURVES,
+    LEGACY_SUITES,
+    _Scan,
+    _why_skip,
+    categories,
+)
+from mailtls.tls.suites import SUITES, WEAK_SUITES, suite_by_name
+
+
+def _cats(name: str) -> frozenset[str]:
+    suite = suite_by_name(name)
+    assert suite is not None, name
+    return categories(suite)
+
+
+def test_categories_of_typical_suites() -> None:
+    assert _cats("TLS_RSA_WITH_RC4_128_SHA") == {"weak", "nonfs", "nist_bad"}
+    assert _cats("TLS_DH_anon_WITH_AES_128_CBC_SHA") == {"weak", "nist_bad"}
+    assert _cats("TLS_RSA_WITH_AES_128_GCM_SHA256") == {"nonfs", "nist_bad"}  # Appendix D
+    assert _cats("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256") == {"chacha12"}
+    assert _cats("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256") == frozenset()
+    assert _cats("TLS_DHE_RSA_WITH_AES_256_GCM_SHA384") == {"dhe"}
+    assert _cats("TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA") == {"dhe", "nist_bad"}
+    assert _cats("TLS_RSA_WITH_NULL_SHA256") == {"weak", "nonfs", "nist_bad"}
+
+
+def test_offers_contain_no_suite_an_ordinary_server_cannot_choose() -> None:
+    for code in LEGACY_SUITES:
+        s = SUITES[code]
+        assert s.kex != "TLS13"
+        assert s.kex not in ("PSK", "SRP", "KRB5", "ECCPWD") or code in WEAK_SUITES
+    assert all(SUITES[c].kex == "DHE" and SUITES[c].auth != "anon" for c in DHE_SUITES)
+    assert all(SUITES[c].kex == "ECDHE" for c in ECDHE_SUITES)
+    assert not set(BAD_CURVES) & GOOD_CURVES
+
+
+def _scan() -> _Scan:
+    return _Scan(Endpoint("192.0.2.1", 25, "mx.example"), SmtpSettings("probe", 1.0), 10, 1)
+
+
+def test_first_bundle_offers_every_bad_suite_weak_first() -> None:
+    hello = _scan().bundle("all", ["weak", "nist_bad", "nonfs", "chacha12"])
+    assert hello is not None
+    offered = set(hello.suites)
+    assert set(WEAK_SUITES) & set(LEGACY_SUITES) <= offered
+    assert suite_by_name("TLS_RSA_WITH_AES_128_GCM_SHA256").code in offered  # type: ignore[union-attr]
+    assert suite_by_name("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256").code not in offered  # type: ignore[union-attr]
+    weak_flags = [SUITES[c].code in WEAK_SUITES for c in hello.suites]
+    assert weak_flags == sorted(weak_flags, reverse=True)  # all weak suites come first
+    assert set(hello.refusal_answers) == {"weak", "nist_bad", "nonfs", "chacha12"}
+
+
+def test_bundle_leaves_out_suites_already_seen_and_listing_answers_nothing() -> None:
+    scan = _scan()
+    rc4 = suite_by_name("TLS_RSA_WITH_RC4_128_SHA")
+    assert rc4 is not None
+    scan.accepted_codes.add(rc4.code)
+    hello = scan.bundle("more", ["weak"], listing=True)
+    assert hello is not None and rc4.code not in hello.suites
+    assert hello.refusal_answers == ()  # a refusal while listing proves nothing new
+
+
+def test_yes_is_never_overwritten_by_no() -> None:
+    scan = _scan()
+    scan._answer("weak", "yes", "hello 2")
+    scan._answer("weak", "no", "hello 3")
+    assert scan.value("weak") == "yes"
+
+
+def test_budget_counts_the_smtp_session_and_holds_for_priorities() -> None:
+    scan = _scan()  # budget 10, one SMTP session already made
+    assert [scan._reserve() for _ in range(8)] == list(range(1, 9))
+    assert scan._reserve(hold=1) is None  # the last one is kept for a more important question
+    assert scan.budget_note and "limit of 10" in scan.budget_note
+    assert scan._reserve() == 9
+    assert scan._reserve() is None
+
+
+def _session(**kw: object) -> SmtpObservation:
+    return SmtpObservation(Endpoint("192.0.2.1", 25, "mx"), "t0", "t1", (), **kw)  # type: ignore[arg-type]
+
+
+def test_why_skip() -> None:
+    ehlo = SmtpReply(250, ("mx", "PIPELINING"))
+    assert _why_skip([_session(ehlo=ehlo)]) == "STARTTLS is not offered"
+    ehlo_tls = SmtpReply(250, ("mx", "STARTTLS"))
+    refused = _why_skip([_session(ehlo=ehlo_tls, starttls=SmtpReply(454, ("busy",)))])
+    assert refused is not None and "454" in refused
+    tls = TlsSession("TLSv1.3", "TLS_AES_256_GCM_SHA384", 256, "mx", (), 1.0)
+    ok = _session(ehlo=ehlo_tls, starttls=SmtpReply(220, ("go",)), tls=tls)
+    assert _why_skip([ok]) is None
+    assert _why_skip([]) is not None
