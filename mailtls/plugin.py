@@ -17,7 +17,12 @@ from mailtls import __version__, requirements
 from mailtls import report as report_plugin
 from mailtls.evidence import to_jsonable
 from mailtls.inventory import Domain, InventoryError
-from mailtls.observations import Discovery, SmtpObservation
+from mailtls.observations import (
+    Discovery,
+    LegacyTlsObservation,
+    SmtpObservation,
+    SubmissionDiscovery,
+)
 from mailtls.runstate import EVIDENCE, RUN, MailtlsRun, SettingsError
 from mailtls.scheduler import PROBES, ProbeContext, ProbeCrash, plan, run
 from mailtls.targets import Target
@@ -164,7 +169,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         raise pytest.UsageError(
             f"{metafunc.definition.nodeid}: a check must take the 'target' fixture"
         )
-    targets = state.targets(req.scope)
+    targets = [
+        t
+        for t in state.targets(req.scope)
+        if not req.ports or t.port is None or t.port in req.ports
+    ]
     metafunc.parametrize("target", targets, ids=[t.id for t in targets])
 
 
@@ -236,10 +245,23 @@ def discovery(request: pytest.FixtureRequest, target: Target, mailtls_run: Mailt
     return found
 
 
+@pytest.fixture
+def submission_discovery(
+    request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
+) -> SubmissionDiscovery:
+    """The domain's submission hosts (inventory and SRV), as the resolver answered."""
+    found = mailtls_run.discover_submission()[target.domain]
+    _record(request, found)
+    return found
+
+
 def _available(request: pytest.FixtureRequest, target: Target, state: MailtlsRun) -> None:
     if target.unavailable is None:
         return
-    _record(request, state.discover()[target.domain])
+    if target.kind == "submission":
+        _record(request, state.discover_submission()[target.domain])
+    else:
+        _record(request, state.discover()[target.domain])
     if target.unavailable_verdict == "not_applicable":
         not_applicable(target.unavailable)
     inconclusive(target.unavailable)
@@ -266,6 +288,16 @@ def smtp(
     """The SMTP session with the target (banner, EHLO, STARTTLS, TLS, EHLO, QUIT)."""
     obs = _observation(request, "smtp", target, mailtls_run)
     assert isinstance(obs, SmtpObservation)
+    return obs
+
+
+@pytest.fixture
+def legacy_tls(
+    request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
+) -> LegacyTlsObservation:
+    """One ClientHello per legacy version (SSL 3.0, TLS 1.0, TLS 1.1) and the server's answers."""
+    obs = _observation(request, "legacy_tls", target, mailtls_run)
+    assert isinstance(obs, LegacyTlsObservation)
     return obs
 
 

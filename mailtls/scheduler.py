@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from mailtls.observations import Endpoint
+from mailtls.probes.legacy_tls import probe_legacy_tls
 from mailtls.probes.smtp import SmtpSettings, probe_smtp
 from mailtls.targets import Target
 
@@ -45,9 +46,15 @@ class ProbeKind:
 
 
 def _endpoint_key(target: Target) -> Hashable | None:
+    """(ip, port, host, implicit TLS): one probe per endpoint, whichever domains share it."""
     if target.unavailable or target.ip is None or target.port is None:
         return None
-    return Endpoint(target.ip, target.port, target.host)
+    return target.endpoint
+
+
+def _endpoint_ip(key: Hashable) -> str:
+    assert isinstance(key, Endpoint)
+    return key.ip
 
 
 def _run_smtp(key: Hashable, ctx: ProbeContext) -> object:
@@ -55,8 +62,14 @@ def _run_smtp(key: Hashable, ctx: ProbeContext) -> object:
     return probe_smtp(key, ctx.smtp)
 
 
+def _run_legacy_tls(key: Hashable, ctx: ProbeContext) -> object:
+    assert isinstance(key, Endpoint)
+    return probe_legacy_tls(key, ctx.smtp)
+
+
 PROBES: dict[str, ProbeKind] = {
-    "smtp": ProbeKind("smtp", _endpoint_key, lambda k: k.ip, _run_smtp),  # type: ignore[attr-defined]
+    "smtp": ProbeKind("smtp", _endpoint_key, _endpoint_ip, _run_smtp),
+    "legacy_tls": ProbeKind("legacy_tls", _endpoint_key, _endpoint_ip, _run_legacy_tls),
 }
 
 
