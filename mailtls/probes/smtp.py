@@ -375,7 +375,8 @@ def _session(endpoint: Endpoint, settings: SmtpSettings) -> SmtpObservation:
         s.quit()
     except ProbeError as exc:
         failure = exc.failure
-        if exc.failure.kind not in ("reset", "closed", "connect"):
+        # No QUIT after a failed handshake: the connection is neither plain SMTP nor TLS.
+        if exc.failure.kind not in ("reset", "closed", "connect") and exc.failure.stage != "tls":
             s.quit()
         s.close()
     except Exception as exc:
