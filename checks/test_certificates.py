@@ -112,22 +112,10 @@ def test_certificate_expiry_margin(smtp: SmtpObservation, domain_settings: Domai
 @pytest.mark.requirement("CERT-MX-KEY")
 def test_certificate_key(smtp: SmtpObservation, profile: str) -> None:
     """The leaf key is RSA ≥ 2048 bits or ECDSA on P-256/P-384 (P-521 accepted)."""
-    leaf = _leaf(smtp)
-    key = f"{leaf.key_type}-{leaf.key_bits}" + (f" ({leaf.curve})" if leaf.curve else "")
-    if leaf.key_type == "RSA":
-        assert leaf.key_bits >= 2048, (
-            f"{smtp.endpoint}: RSA key of {leaf.key_bits} bits is below 2048"
-        )
-        if leaf.key_bits < 3072 and profile != "nist":
-            warn(f"{smtp.endpoint}: {key}: RSA 2048-3071 is only 'sufficient' under {profile}")
-    elif leaf.key_type == "EC":
-        if leaf.curve == "secp224r1":
-            warn(f"{smtp.endpoint}: {key}: secp224r1 is being phased out")
-        assert leaf.curve in ("secp256r1", "secp384r1", "secp521r1"), (
-            f"{smtp.endpoint}: curve {key} is not approved"
-        )
-    else:
-        assert leaf.key_type in ("Ed25519", "Ed448"), f"{smtp.endpoint}: unexpected key type {key}"
+    verdict, finding = certs.rate_key(_leaf(smtp), profile)
+    if verdict == "warn":
+        warn(f"{smtp.endpoint}: {finding}")
+    assert verdict == "pass", f"{smtp.endpoint}: {finding}"
 
 
 @pytest.mark.requirement("CERT-MX-SIGHASH")
@@ -135,9 +123,5 @@ def test_certificate_signatures(smtp: SmtpObservation) -> None:
     """No certificate the MX serves (other than a self-signed root) is signed with SHA-1 or MD5."""
     _leaf(smtp)
     assert smtp.tls is not None
-    weak = []
-    for i, der in enumerate(smtp.tls.chain_der):
-        s = certs.summarize(der)
-        if not (s.self_signed and i > 0) and s.signature_hash in ("sha1", "md5"):
-            weak.append(f"#{i} {s.subject} signed with {s.signature_hash}")
+    weak = certs.weak_signatures(smtp.tls.chain_der)
     assert not weak, f"{smtp.endpoint}: weak certificate signatures: {'; '.join(weak)}"

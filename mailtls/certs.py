@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
@@ -170,3 +171,37 @@ def _explain(certs: list[x509.Certificate], roots: list[x509.Certificate], detai
     if top.issuer not in {r.subject for r in roots}:
         return f"the chain ends at {top.issuer.rfc4514_string()}, which is not in the CA bundle"
     return f"not trusted: {detail}"
+
+
+KeyRating = tuple[Literal["pass", "warn", "fail"], str]
+
+
+def rate_key(leaf: CertSummary, profile: str) -> KeyRating:
+    """The leaf key against SP 800-52r2 / NCSC-NL: RSA >= 2048 (3072 outside ``nist``), ECDSA on
+    P-256/P-384 (P-521 accepted), Ed25519/Ed448; secp224r1 is being phased out (warn)."""
+    key = f"{leaf.key_type}-{leaf.key_bits}" + (f" ({leaf.curve})" if leaf.curve else "")
+    if leaf.key_type == "RSA":
+        if leaf.key_bits < 2048:
+            return "fail", f"RSA key of {leaf.key_bits} bits is below 2048"
+        if leaf.key_bits < 3072 and profile != "nist":
+            return "warn", f"{key}: RSA 2048-3071 is only 'sufficient' under {profile}"
+        return "pass", key
+    if leaf.key_type == "EC":
+        if leaf.curve == "secp224r1":
+            return "warn", f"{key}: secp224r1 is being phased out"
+        if leaf.curve not in ("secp256r1", "secp384r1", "secp521r1"):
+            return "fail", f"curve {key} is not approved"
+        return "pass", key
+    if leaf.key_type in ("Ed25519", "Ed448"):
+        return "pass", key
+    return "fail", f"unexpected key type {key}"
+
+
+def weak_signatures(chain_der: Sequence[bytes]) -> list[str]:
+    """Certificates served (other than a self-signed root) signed with SHA-1 or MD5."""
+    weak = []
+    for i, der in enumerate(chain_der):
+        s = summarize(der)
+        if not (s.self_signed and i > 0) and s.signature_hash in ("sha1", "md5"):
+            weak.append(f"#{i} {s.subject} signed with {s.signature_hash}")
+    return weak

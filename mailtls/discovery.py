@@ -1,4 +1,5 @@
-"""Where does mail for a domain go? MX (RFC 5321 §5.1), null MX (RFC 7505), implicit MX.
+"""Where does mail for a domain go? MX (RFC 5321 §5.1), null MX (RFC 7505), implicit MX; and where
+do its users submit mail? (inventory `submission:` hosts and RFC 6186 SRV records).
 
 Discovery runs at collection time, for every domain concurrently, and its result decides the
 test items: one per (domain, MX host, IP). Failures become items too, carrying the cause.
@@ -10,8 +11,16 @@ import dataclasses
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from mailtls.observations import Discovery, DnsAnswer, MxHost
+from mailtls.observations import (
+    Discovery,
+    DnsAnswer,
+    MxHost,
+    SubmissionDiscovery,
+    SubmissionHost,
+    SubmissionSource,
+)
 from mailtls.probes.dns import DnsClient
+from mailtls.records import parse_srv
 
 
 def _parse_mx(record: str) -> tuple[int, str] | None:
@@ -103,6 +112,58 @@ def _discover_mx(client: DnsClient, domain: str) -> Discovery:
     )
 
 
+SRV_OWNERS: tuple[SubmissionSource, ...] = ("_submission._tcp", "_submissions._tcp")
+
+
+def submission_host_names(
+    inventory_hosts: Iterable[str], srv: dict[SubmissionSource, DnsAnswer]
+) -> tuple[list[tuple[str, tuple[SubmissionSource, ...]]], list[str]]:
+    """Every submission host once, inventory hosts first, with where it was learned; and the
+    SRV records that could not be parsed. A "." target names no host (service not offered)."""
+    sources: dict[str, list[SubmissionSource]] = {h: ["inventory"] for h in inventory_hosts}
+    problems = []
+    for owner, answer in srv.items():
+        if answer.status != "ok":
+            continue
+        for text in answer.records:
+            record = parse_srv(text)
+            if record is None:
+                problems.append(f"{answer.qname} SRV {text!r} is malformed and was ignored")
+            elif not record.not_offered and owner not in sources.setdefault(record.target, []):
+                sources[record.target].append(owner)
+    return [(name, tuple(found)) for name, found in sources.items()], problems
+
+
+def discover_submission(
+    client: DnsClient, domain: str, inventory_hosts: Iterable[str]
+) -> SubmissionDiscovery:
+    """The submission hosts of a domain (inventory and RFC 6186 SRV) and their addresses."""
+    listed = tuple(inventory_hosts)
+    srv = {owner: client.query(f"{owner}.{domain}", "SRV") for owner in SRV_OWNERS}
+    names, problems = submission_host_names(listed, srv)
+
+    def resolve(item: tuple[str, tuple[SubmissionSource, ...]]) -> SubmissionHost:
+        name, found = item
+        a, aaaa = client.query(name, "A"), client.query(name, "AAAA")
+        addresses = tuple(a.records if a.status == "ok" else ()) + tuple(
+            aaaa.records if aaaa.status == "ok" else ()
+        )
+        return SubmissionHost(name, found, addresses, a, aaaa)
+
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(names)))) as pool:
+        hosts = tuple(pool.map(resolve, names))
+    answers = (*srv.values(), *(x for h in hosts for x in (h.a, h.aaaa) if x is not None))
+    return SubmissionDiscovery(
+        domain=domain,
+        inventory_hosts=listed,
+        submission_srv=srv["_submission._tcp"],
+        submissions_srv=srv["_submissions._tcp"],
+        hosts=hosts,
+        problems=tuple(problems),
+        answers=answers,
+    )
+
+
 def discover_all(client: DnsClient, domains: Iterable[str], workers: int) -> dict[str, Discovery]:
     """Discover many domains concurrently; an unexpected exception becomes an error discovery."""
     names = list(domains)
@@ -131,3 +192,38 @@ def discover_all(client: DnsClient, domains: Iterable[str], workers: int) -> dic
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(names) or 1))) as pool:
         return dict(zip(names, pool.map(safe, names), strict=True))
+
+
+def discover_submission_all(
+    client: DnsClient, domains: dict[str, tuple[str, ...]], workers: int
+) -> dict[str, SubmissionDiscovery]:
+    """Submission discovery of many domains (name -> inventory hosts) concurrently; an unexpected
+    exception becomes a discovery whose SRV answers carry the error, never a crash."""
+
+    def safe(item: tuple[str, tuple[str, ...]]) -> SubmissionDiscovery:
+        domain, listed = item
+        try:
+            return discover_submission(client, domain, listed)
+        except Exception as exc:
+            error = (
+                f"internal error while discovering submission hosts: {type(exc).__name__}: {exc}"
+            )
+            failed = [
+                DnsAnswer(
+                    f"{owner}.{domain}",
+                    "SRV",
+                    "error",
+                    "ERROR",
+                    (),
+                    None,
+                    False,
+                    str(client.resolver),
+                    error=error,
+                )
+                for owner in SRV_OWNERS
+            ]
+            return SubmissionDiscovery(domain, listed, failed[0], failed[1], answers=tuple(failed))
+
+    items = list(domains.items())
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items) or 1))) as pool:
+        return dict(zip(domains, pool.map(safe, items), strict=True))

@@ -17,6 +17,7 @@ from mailtls.observations import (
     DnsAnswer,
     HelloRecord,
     SmtpObservation,
+    SubmissionDiscovery,
     TlsScan,
     TranscriptLine,
 )
@@ -83,6 +84,17 @@ def render_html(obs: object) -> str:
         for h in obs.hosts:
             rows.append((f"MX {h.preference} {h.name}", ", ".join(h.addresses) or "no addresses"))
         return "<h4>DNS discovery</h4>" + _table(rows + _dns_rows(obs.answers))
+    if isinstance(obs, SubmissionDiscovery):
+        rows = [("domain", obs.domain)]
+        rows += [
+            (
+                f"submission host {h.name}",
+                f"{', '.join(h.addresses) or 'no addresses'} (from {', '.join(h.sources)})",
+            )
+            for h in obs.hosts
+        ]
+        rows += [("problem", p) for p in obs.problems]
+        return "<h4>Submission discovery</h4>" + _table(rows + _dns_rows(obs.answers))
     if isinstance(obs, SmtpObservation):
         rows = [
             ("endpoint", str(obs.endpoint)),
@@ -90,7 +102,17 @@ def render_html(obs: object) -> str:
             ("finished", obs.finished),
             ("connections", str(obs.connections)),
         ]
-        rows.append(("STARTTLS offered", "yes" if obs.starttls_offered else "no"))
+        if obs.implicit_tls:
+            rows.append(("TLS", "implicit (handshake first, RFC 8314)"))
+        else:
+            rows.append(("STARTTLS offered", "yes" if obs.starttls_offered else "no"))
+        for label, reply in (("EHLO before TLS", obs.ehlo_plain), ("EHLO in TLS", obs.ehlo_secure)):
+            if reply is not None:
+                rows.append((label, f"{reply.code} {' '.join(reply.keywords) or '(no keywords)'}"))
+        if obs.plaintext_banner is not None:
+            rows.append(
+                ("plaintext greeting", f"{obs.plaintext_banner.code} {obs.plaintext_banner.text()}")
+            )
         if obs.tls:
             rows += [
                 ("TLS", f"{obs.tls.version} {obs.tls.cipher} ({obs.tls.cipher_bits} bits)"),

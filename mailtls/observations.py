@@ -173,6 +173,7 @@ class Endpoint:
     ip: str
     port: int
     host: str | None  # the name we connect for (SNI, evidence)
+    implicit_tls: bool = False  # TLS from the first byte (submissions, port 465), not STARTTLS
 
     def __str__(self) -> str:
         ip = f"[{self.ip}]" if ":" in self.ip else self.ip
@@ -195,10 +196,42 @@ class SmtpObservation:
     attempts: int = 1
     connections: int = 1
     earlier_attempts: tuple[str, ...] = field(default=())  # why a retry was made
+    # Implicit TLS only: what the port said, on a second connection, after the handshake failed
+    # in a way that suggests plaintext (a 220 greeting where a ServerHello belonged).
+    plaintext_banner: SmtpReply | None = None
 
     @property
     def starttls_offered(self) -> bool:
         return self.ehlo is not None and self.ehlo.code == 250 and "STARTTLS" in self.ehlo.keywords
+
+    @property
+    def implicit_tls(self) -> bool:
+        return self.endpoint.implicit_tls
+
+    @property
+    def ehlo_plain(self) -> SmtpReply | None:
+        """The EHLO reply read before any TLS (None on an implicit-TLS port: there is none)."""
+        return None if self.implicit_tls else self.ehlo
+
+    @property
+    def ehlo_secure(self) -> SmtpReply | None:
+        """The EHLO reply read inside TLS, whichever way TLS was started."""
+        return self.ehlo if self.implicit_tls else self.ehlo_tls
+
+    def auth_mechanisms(self, reply: SmtpReply | None) -> tuple[str, ...]:
+        """SASL mechanisms an EHLO reply advertises (RFC 4954 AUTH keyword, upper case)."""
+        if reply is None or reply.code != 250:
+            return ()
+        mechs: list[str] = []
+        for line in reply.lines[1:]:
+            head, _, rest = line.partition(" ")
+            keyword = head.upper()
+            if keyword == "AUTH":
+                mechs += rest.upper().split()
+            elif keyword.startswith("AUTH="):  # the pre-standard form some servers still send
+                mechs += [keyword[5:], *rest.upper().split()]
+        mechs = [m for m in mechs if m]
+        return tuple(dict.fromkeys(mechs))
 
 
 AnswerValue = Literal["yes", "no", "unknown"]
@@ -269,3 +302,67 @@ class TlsScan:
                 return a
         why = self.stopped or self.skipped or "this question was not asked"
         return Answer(question, "unknown", why)
+
+
+@dataclass(frozen=True)
+class SrvRecord:
+    """One SRV record (RFC 2782); target "." means the service is decidedly not offered."""
+
+    priority: int
+    weight: int
+    port: int
+    target: str  # lower case, no trailing dot; "." for "not offered"
+
+    @property
+    def not_offered(self) -> bool:
+        return self.target == "."
+
+    def __str__(self) -> str:
+        return f"{self.priority} {self.weight} {self.port} {self.target}"
+
+
+SubmissionSource = Literal["inventory", "_submission._tcp", "_submissions._tcp"]
+
+
+@dataclass(frozen=True)
+class SubmissionHost:
+    name: str  # A-label, no trailing dot
+    sources: tuple[SubmissionSource, ...]  # where we learned of it
+    addresses: tuple[str, ...]
+    a: DnsAnswer | None
+    aaaa: DnsAnswer | None
+
+    def lookup_failure(self) -> str | None:
+        for ans in (self.a, self.aaaa):
+            if ans is not None and ans.status not in ("ok", "nodata", "nxdomain"):
+                return ans.describe()
+        return None
+
+
+@dataclass(frozen=True)
+class SubmissionDiscovery:
+    """A domain's message-submission hosts: the inventory's and the RFC 6186 SRV records'."""
+
+    domain: str
+    inventory_hosts: tuple[str, ...]
+    submission_srv: DnsAnswer  # _submission._tcp.<domain> (STARTTLS, conventionally 587)
+    submissions_srv: DnsAnswer  # _submissions._tcp.<domain> (implicit TLS, 465; RFC 8314)
+    hosts: tuple[SubmissionHost, ...] = ()
+    problems: tuple[str, ...] = ()  # SRV records we could not parse, failed lookups
+    answers: tuple[DnsAnswer, ...] = ()  # every answer used, for evidence
+
+    def records(self, which: SubmissionSource) -> tuple[SrvRecord, ...]:
+        from mailtls.records import parse_srv
+
+        answer = self.submissions_srv if which == "_submissions._tcp" else self.submission_srv
+        if which == "inventory" or answer.status != "ok":
+            return ()
+        return tuple(r for r in (parse_srv(x) for x in answer.records) if r is not None)
+
+    @property
+    def srv_failure(self) -> str | None:
+        """A SRV lookup that failed (not NXDOMAIN/NODATA): the hosts may be incomplete."""
+        for ans in (self.submission_srv, self.submissions_srv):
+            if ans.status not in ("ok", "nodata", "nxdomain"):
+                return ans.describe()
+        return None

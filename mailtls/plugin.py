@@ -17,7 +17,12 @@ from mailtls import __version__, requirements
 from mailtls import report as report_plugin
 from mailtls.evidence import to_jsonable
 from mailtls.inventory import Domain, InventoryError
-from mailtls.observations import Discovery, SmtpObservation, TlsScan
+from mailtls.observations import (
+    Discovery,
+    SmtpObservation,
+    SubmissionDiscovery,
+    TlsScan,
+)
 from mailtls.probes.tlsscan import DEFAULT_BUDGET
 from mailtls.runstate import EVIDENCE, RUN, MailtlsRun, SettingsError
 from mailtls.scheduler import PROBES, ProbeContext, ProbeCrash, plan, run
@@ -174,7 +179,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         raise pytest.UsageError(
             f"{metafunc.definition.nodeid}: a check must take the 'target' fixture"
         )
-    targets = state.targets(req.scope)
+    targets = [
+        t
+        for t in state.targets(req.scope)
+        if not req.ports or t.port is None or t.port in req.ports
+    ]
     metafunc.parametrize("target", targets, ids=[t.id for t in targets])
 
 
@@ -248,10 +257,23 @@ def discovery(request: pytest.FixtureRequest, target: Target, mailtls_run: Mailt
     return found
 
 
+@pytest.fixture
+def submission_discovery(
+    request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
+) -> SubmissionDiscovery:
+    """The domain's submission hosts (inventory and SRV), as the resolver answered."""
+    found = mailtls_run.discover_submission()[target.domain]
+    _record(request, found)
+    return found
+
+
 def _available(request: pytest.FixtureRequest, target: Target, state: MailtlsRun) -> None:
     if target.unavailable is None:
         return
-    _record(request, state.discover()[target.domain])
+    if target.kind == "submission":
+        _record(request, state.discover_submission()[target.domain])
+    else:
+        _record(request, state.discover()[target.domain])
     if target.unavailable_verdict == "not_applicable":
         not_applicable(target.unavailable)
     inconclusive(target.unavailable)
@@ -285,6 +307,14 @@ def smtp(
 def tlsscan(request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun) -> TlsScan:
     """The hello probes of the target's address: versions, suites and groups it accepts."""
     obs = _observation(request, "tlsscan", target, mailtls_run)
+    assert isinstance(obs, TlsScan)
+    return obs
+
+
+@pytest.fixture
+def tlsversions(request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun) -> TlsScan:
+    """Hello probes of the legacy versions only (SSL 2.0 to TLS 1.1), for submission ports."""
+    obs = _observation(request, "tlsversions", target, mailtls_run)
     assert isinstance(obs, TlsScan)
     return obs
 

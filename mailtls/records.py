@@ -1,4 +1,5 @@
-"""Pure parsers for the policy TXT records: MTA-STS (RFC 8461 §3.1) and TLS-RPT (RFC 8460 §3).
+"""Pure parsers for the policy TXT records: MTA-STS (RFC 8461 §3.1) and TLS-RPT (RFC 8460 §3),
+and for the SRV records of message submission (RFC 6186, RFC 2782).
 
 Records arrive as DNS presentation text; the strings of one record are joined without spaces.
 Records whose version does not match are discarded before counting, as the RFCs say.
@@ -14,6 +15,8 @@ import dns.exception
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+
+from mailtls.observations import SrvRecord
 
 _STS_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 _EXT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
@@ -108,3 +111,23 @@ def parse_tlsrpt(value: str) -> TlsRptRecord:
         else:
             raise RecordError(f"rua URI {uri!r} must be mailto: or https:")
     return TlsRptRecord(uris)
+
+
+def parse_srv(presentation: str) -> SrvRecord | None:
+    """One SRV record in presentation form ("prio weight port target."); None if malformed.
+
+    The target is returned in lower case without its trailing dot; a target of "." (RFC 2782:
+    the service is decidedly not available at this domain) is kept as ".".
+    """
+    parts = presentation.split()
+    if len(parts) != 4 or not all(p.isdigit() for p in parts[:3]):
+        return None
+    prio, weight, port = (int(p) for p in parts[:3])
+    if prio > 0xFFFF or weight > 0xFFFF or port > 0xFFFF:
+        return None
+    target = parts[3].lower()
+    if target != ".":
+        target = target.rstrip(".")
+        if not target or ".." in target:
+            return None
+    return SrvRecord(prio, weight, port, target)

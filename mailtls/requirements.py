@@ -5,7 +5,8 @@ mx | submission), ``severity`` (critical | high | medium | low), ``assertion`` (
 testable statement), ``citations`` (``text`` and ``confidence``: R = read in the primary text,
 S = secondary source, U = unconfirmed; the report never presents S/U as verified), ``rule``
 (pass / warn / fail, per profile where they differ), ``why`` and ``fix`` (the report's
-explanation; checks never carry their own).
+explanation; checks never carry their own), and optionally ``ports`` (submission rows that are
+about one port only, e.g. ``[465]``: the check is parametrized over those targets alone).
 
 The catalogue is data, not logic: each row names a requirement, its citations with their
 confidence, its scope and the text the report shows. Checks refer to rows by ID through the
@@ -55,6 +56,7 @@ class Requirement:
     rule: str
     why: str
     fix: str
+    ports: tuple[int, ...] = ()  # submission scope: only targets on these ports (empty = all)
 
     def citation_text(self) -> str:
         return "; ".join(c.display() for c in self.citations)
@@ -78,11 +80,14 @@ def _row(raw: dict[str, Any]) -> Requirement:
             rule=str(raw["rule"]),
             why=str(raw["why"]),
             fix=str(raw["fix"]),
+            ports=tuple(int(p) for p in raw.get("ports", ())),
         )
     except (KeyError, TypeError) as exc:
         raise CatalogueError(f"catalogue row {raw.get('id', raw)!r}: missing {exc}") from exc
     if req.scope not in ("domain", "mx", "submission"):
         raise CatalogueError(f"{req.id}: unknown scope {req.scope!r}")
+    if req.ports and req.scope != "submission":
+        raise CatalogueError(f"{req.id}: 'ports' is only meaningful for submission rows")
     if any(c.confidence not in ("R", "S", "U") for c in cites):
         raise CatalogueError(f"{req.id}: citation confidence must be R, S or U")
     return req

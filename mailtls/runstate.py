@@ -16,10 +16,10 @@ import pytest
 from mailtls import discovery as discovery_mod
 from mailtls import gate
 from mailtls.inventory import Domain, Inventory, load_inventory
-from mailtls.observations import Discovery
+from mailtls.observations import Discovery, SubmissionDiscovery
 from mailtls.probes.dns import DnsClient, ResolverAddress, parse_resolver
 from mailtls.probes.smtp import SmtpSettings
-from mailtls.targets import Target, domain_target, mx_targets
+from mailtls.targets import Target, domain_target, mx_targets, submission_targets
 
 RUN = pytest.StashKey["MailtlsRun"]()
 EVIDENCE = pytest.StashKey[list[object]]()  # the observations one test item used
@@ -58,6 +58,7 @@ class MailtlsRun:
     )
     finished: str | None = None
     discoveries: dict[str, Discovery] | None = None
+    submission_discoveries: dict[str, SubmissionDiscovery] | None = None
     observations: dict[tuple[str, Hashable], object] = field(default_factory=dict)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     probing_seconds: float = 0.0
@@ -124,6 +125,16 @@ class MailtlsRun:
             self.discoveries = discovery_mod.discover_all(self.dns, names, max(4, self.concurrency))
         return self.discoveries
 
+    def discover_submission(self) -> dict[str, SubmissionDiscovery]:
+        """Submission hosts of every domain; only looked up when a submission check is selected."""
+        if self.submission_discoveries is None:
+            assert self.inventory is not None
+            listed = {d.name: d.submission for d in self.inventory.domains}
+            self.submission_discoveries = discovery_mod.discover_submission_all(
+                self.dns, listed, max(4, self.concurrency)
+            )
+        return self.submission_discoveries
+
     def targets(self, scope: str) -> list[Target]:
         assert self.inventory is not None
         if scope == "domain":
@@ -131,6 +142,9 @@ class MailtlsRun:
         if scope == "mx":
             found = self.discover()
             return [t for d in self.inventory.domains for t in mx_targets(found[d.name])]
+        if scope == "submission":
+            subs = self.discover_submission()
+            return [t for d in self.inventory.domains for t in submission_targets(subs[d.name])]
         raise SettingsError(f"scope {scope!r} is not supported yet")
 
     def waiver_notes(self) -> list[str]:

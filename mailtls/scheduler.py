@@ -50,16 +50,17 @@ class ProbeKind:
 
 
 def _endpoint_key(target: Target) -> Hashable | None:
+    """(ip, port, host, implicit TLS): one probe per endpoint, whichever domains share it."""
     if target.unavailable or target.ip is None or target.port is None:
         return None
-    return Endpoint(target.ip, target.port, target.host)
+    return target.endpoint
 
 
 def _address_key(target: Target) -> Hashable | None:
     """One hello scan per address and port, whatever MX names point at it."""
     if target.unavailable or target.ip is None or target.port is None:
         return None
-    return Endpoint(target.ip, target.port, None)
+    return Endpoint(target.ip, target.port, None, target.endpoint.implicit_tls)
 
 
 def _ip(key: Hashable) -> str:
@@ -73,6 +74,16 @@ def _run_smtp(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) -> o
 
 
 def _run_tlsscan(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) -> object:
+    return _scan(key, ctx, earlier, versions_only=False)
+
+
+def _run_tlsversions(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) -> object:
+    return _scan(key, ctx, earlier, versions_only=True)
+
+
+def _scan(
+    key: Hashable, ctx: ProbeContext, earlier: dict[Job, object], versions_only: bool
+) -> object:
     assert isinstance(key, Endpoint)
     sessions = [
         obs
@@ -84,12 +95,15 @@ def _run_tlsscan(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) -
     ]
     sessions.sort(key=lambda o: o.endpoint.host or "")
     host = sessions[0].endpoint.host if sessions else None  # the name sent as SNI
-    return probe_tlsscan(Endpoint(key.ip, key.port, host), ctx.smtp, sessions, ctx.budget)
+    endpoint = Endpoint(key.ip, key.port, host, key.implicit_tls)
+    return probe_tlsscan(endpoint, ctx.smtp, sessions, ctx.budget, versions_only)
 
 
 PROBES: dict[str, ProbeKind] = {
     "smtp": ProbeKind("smtp", _endpoint_key, _ip, _run_smtp),
+    # The full scan for MX addresses; the submission checks need the versions only.
     "tlsscan": ProbeKind("tlsscan", _address_key, _ip, _run_tlsscan, after="smtp"),
+    "tlsversions": ProbeKind("tlsversions", _address_key, _ip, _run_tlsversions, after="smtp"),
 }
 
 

@@ -1,8 +1,9 @@
 """Test targets: what each parametrized check runs against.
 
-One target per domain (domain scope) or per (domain, MX host, IP) (mx scope). A domain whose
-discovery failed, or that receives no mail, still yields a target that carries the reason, so a
-domain never silently yields zero test items.
+One target per domain (domain scope), per (domain, MX host, IP) (mx scope) or per (domain,
+submission host, IP, port 587 or 465) (submission scope). A domain whose discovery failed, or
+that receives no mail or offers no submission, still yields a target that carries the reason, so
+a domain never silently yields zero test items.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from mailtls.observations import Discovery, Endpoint
+from mailtls.observations import Discovery, Endpoint, SubmissionDiscovery
 
 TargetKind = Literal["domain", "mx", "submission"]
+SUBMISSION_PORTS = (587, 465)  # STARTTLS (RFC 6409) and implicit TLS (RFC 8314 §3.3)
+IMPLICIT_TLS_PORT = 465
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:-]")
 
 
@@ -39,14 +42,21 @@ class Target:
             parts.append("implicit")
         if self.ip:
             parts.append(self.ip)
+        if self.kind == "submission" and self.port is not None:
+            parts.append(str(self.port))
         if self.tag:
             parts.append(self.tag)
         return _UNSAFE.sub("_", "-".join(parts))
 
     @property
+    def implicit_tls(self) -> bool:
+        """Submission on port 465 speaks TLS from the first byte (RFC 8314 §3.3)."""
+        return self.kind == "submission" and self.port == IMPLICIT_TLS_PORT
+
+    @property
     def endpoint(self) -> Endpoint:
         assert self.ip is not None and self.port is not None, "target has no address"
-        return Endpoint(self.ip, self.port, self.host)
+        return Endpoint(self.ip, self.port, self.host, self.implicit_tls)
 
 
 def domain_target(domain: str) -> Target:
@@ -118,4 +128,59 @@ def mx_targets(discovery: Discovery, port: int = 25) -> list[Target]:
                     tag="no-address",
                 )
             )
+    return targets
+
+
+def _no_submission_reason(found: SubmissionDiscovery) -> str:
+    declined = [
+        f"{owner}.{found.domain}"
+        for owner in ("_submission._tcp", "_submissions._tcp")
+        if any(r.not_offered for r in found.records(owner))
+    ]
+    if declined:
+        return (
+            f"{found.domain} offers no message submission: SRV target '.' at "
+            f"{' and '.join(declined)} (RFC 6186), and the inventory lists no submission host"
+        )
+    return (
+        f"{found.domain}: no submission hosts (none under 'submission:' in the inventory, and no "
+        f"_submission._tcp or _submissions._tcp SRV records)"
+    )
+
+
+def _unavailable(found: SubmissionDiscovery, host: str | None, reason: str, tag: str) -> Target:
+    verdict: Literal["not_applicable", "error"] = "not_applicable" if tag == "none" else "error"
+    return Target(
+        "submission",
+        found.domain,
+        host,
+        unavailable=reason,
+        unavailable_verdict=verdict,
+        tag=tag,
+    )
+
+
+def submission_targets(found: SubmissionDiscovery) -> list[Target]:
+    """Every IP of every submission host, on 587 and 465; a failed SRV lookup is an error target
+    of its own (the hosts it would have named are unknown), and a domain without submission hosts
+    yields one not-applicable target saying why."""
+    targets: list[Target] = []
+    failure = found.srv_failure
+    if failure:
+        reason = f"submission SRV lookup failed, so hosts may be missing: {failure}"
+        targets.append(_unavailable(found, None, reason, "dns-error"))
+    for host in found.hosts:
+        if host.addresses:
+            targets += [
+                Target("submission", found.domain, host.name, ip, port)
+                for ip in host.addresses
+                for port in SUBMISSION_PORTS
+            ]
+            continue
+        why = host.lookup_failure() or "no A/AAAA records (NXDOMAIN or NODATA)"
+        origin = ", ".join(host.sources)
+        reason = f"submission host {host.name} (from {origin}) has no usable address: {why}"
+        targets.append(_unavailable(found, host.name, reason, "no-address"))
+    if not targets:
+        targets.append(_unavailable(found, None, _no_submission_reason(found), "none"))
     return targets

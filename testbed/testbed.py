@@ -69,7 +69,7 @@ def down(quiet: bool = False) -> None:
 def _certificates(data: dict[str, Any]) -> tuple[ca.TestCA, dict[str, dict[str, str]]]:
     authority = ca.TestCA(CERTS)
     wanted: dict[str, tuple[str, list[str]]] = {}
-    for item in data["listeners"]:
+    for item in data["listeners"] + data.get("submission", []):
         wanted[item["cert"]] = (item.get("kind", "good"), [])
     for item in data.get("hostile", []):
         wanted[f"mx.{item['behaviour']}.test"] = ("good", [])
@@ -121,6 +121,7 @@ def _endpoints(data: dict[str, Any], legacy_running: bool) -> list[str]:
         for item in data["listeners"] + data.get("hostile", [])
         if item.get("start", True)
     ]
+    wanted += [f"tcp {item['ip']}:{item['port']}" for item in data.get("submission", [])]
     if legacy_running:
         wanted += [f"tcp {ip}:25" for ip in data["legacy"]["hosts"].values()]
     return wanted
@@ -162,7 +163,7 @@ def _up() -> int:
     subprocess.run(["unbound-checkconf", files["unbound_conf"]], check=True, capture_output=True)
     subprocess.run(["nsd", "-c", files["nsd_conf"]], check=True)
     subprocess.run(["unbound", "-c", files["unbound_conf"]], check=True)
-    conf = postfix.build(RUN, data["listeners"], certs)
+    conf = postfix.build(RUN, data["listeners"], certs, data.get("submission", []))
     complaints = postfix.check(conf)
     if complaints:
         print(f"testbed: postfix check: {complaints}")
@@ -181,6 +182,9 @@ def _up() -> int:
         "postfix_conf": str(conf),
         "postfix_log": str(postfix.log_file(RUN)),
         "listeners": {item["name"]: item["ip"] for item in data["listeners"]},
+        "submission": {
+            item["name"]: f"{item['ip']}:{item['port']}" for item in data.get("submission", [])
+        },
         "hostile": {item["behaviour"]: item["ip"] for item in data.get("hostile", [])},
         "servers": {"faults": faults, "legacy": legacy},
         "certs": certs,
@@ -189,7 +193,10 @@ def _up() -> int:
     (RUN / "env.json").write_text(json.dumps(env, indent=1) + "\n")
     print(f"testbed: up in {RUN}")
     print(f"  NSD {dns.NSD_IP}:53, Unbound {dns.UNBOUND_IP}:53 (trust anchor {RUN}/dns/test.ds)")
-    print(f"  Postfix: {len(data['listeners'])} listeners, log {postfix.log_file(RUN)}")
+    print(
+        f"  Postfix: {len(data['listeners'])} MX listeners, "
+        f"{len(data.get('submission', []))} submission listeners, log {postfix.log_file(RUN)}"
+    )
     print(f"  fault servers: {faults}; legacy TLS servers: {legacy}")
     print(f"  CA bundle: {RUN / 'ca.pem'}; env: {RUN / 'env.json'}")
     return 0

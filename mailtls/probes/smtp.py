@@ -1,4 +1,5 @@
-"""The SMTP probe: banner, EHLO, STARTTLS, TLS handshake, EHLO again, QUIT.
+"""The SMTP probe: banner, EHLO, STARTTLS, TLS handshake, EHLO again, QUIT; on an implicit-TLS
+endpoint (submissions, port 465, RFC 8314 §3.3): TLS handshake, banner, EHLO, QUIT.
 
 It never sends MAIL, RCPT, DATA or AUTH. Every read has a timeout, the whole session has a
 deadline, and what is read is capped (line length, lines per reply, total bytes), so a hostile
@@ -30,6 +31,8 @@ MAX_LINE = 2048  # RFC 5321 §4.5.3.1.5 allows 512 octets per reply line; we tol
 MAX_REPLY_LINES = 200
 MAX_SESSION_BYTES = 64 * 1024
 PRINTABLE_LIMIT = 300  # characters of a bad line quoted in a message
+# OpenSSL's reasons when the peer's first bytes are not a TLS record (e.g. "220 ..." in plaintext)
+NOT_TLS_REASONS = ("WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "HTTP_REQUEST", "RECORD_LAYER")
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ def broad_client_context() -> ssl.SSLContext:
     return ctx
 
 
-class _Session:
+class Session:
     """One TCP connection with its transcript, caps and deadline."""
 
     def __init__(self, endpoint: Endpoint, settings: SmtpSettings) -> None:
@@ -86,7 +89,7 @@ class _Session:
         self.log("*", f"{self.stage}: {message}")
         return ProbeError(self.stage, kind, message)
 
-    def _budget(self) -> float:
+    def budget(self) -> float:
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise self.fail("timeout", f"session deadline of {self.settings.deadline:g}s exceeded")
@@ -96,7 +99,7 @@ class _Session:
         family = socket.AF_INET6 if ":" in self.endpoint.ip else socket.AF_INET
         self.log("*", f"connect to {self.endpoint.ip} port {self.endpoint.port}")
         sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.settimeout(self._budget())
+        sock.settimeout(self.budget())
         try:
             sock.connect((self.endpoint.ip, self.endpoint.port))
         except TimeoutError:
@@ -112,7 +115,7 @@ class _Session:
 
     def _recv(self) -> bytes:
         assert self.sock is not None
-        self.sock.settimeout(self._budget())
+        self.sock.settimeout(self.budget())
         try:
             data = self.sock.recv(4096)
         except TimeoutError:
@@ -173,7 +176,7 @@ class _Session:
     def send(self, line: str) -> None:
         assert self.sock is not None
         self.log("C", line)
-        self.sock.settimeout(self._budget())
+        self.sock.settimeout(self.budget())
         try:
             self.sock.sendall(line.encode("ascii") + b"\r\n")
         except TimeoutError:
@@ -186,17 +189,18 @@ class _Session:
         self.send(line)
         return self.reply()
 
-    def starttls(self, server_name: str | None) -> TlsSession:
+    def handshake(self, server_name: str | None) -> TlsSession:
+        """TLS on the open connection: after 220 to STARTTLS, or at once on an implicit-TLS port."""
         assert self.sock is not None and not isinstance(self.sock, ssl.SSLSocket)
         self.stage = "tls"
         tls: ssl.SSLSocket
         if self.buffer:
             raise self.fail(
-                "tls", f"server sent non-TLS data after 220 to STARTTLS: {_quote(self.buffer)}"
+                "tls", f"server sent non-TLS data before the TLS handshake: {_quote(self.buffer)}"
             )
         ctx = broad_client_context()
         started = time.monotonic()
-        self.sock.settimeout(self._budget())
+        self.sock.settimeout(self.budget())
         try:
             tls = ctx.wrap_socket(
                 self.sock, server_hostname=server_name, do_handshake_on_connect=False
@@ -273,7 +277,7 @@ def _close_orphan(exc: BaseException) -> None:
             candidate.close()
 
 
-def _classify(stage: str, reply: SmtpReply) -> ProbeError | None:
+def classify_reply(stage: str, reply: SmtpReply) -> ProbeError | None:
     if 400 <= reply.code < 500 and (reply.code in (421, 454) or stage == "banner"):
         return ProbeError(
             stage,
@@ -293,38 +297,86 @@ def _classify(stage: str, reply: SmtpReply) -> ProbeError | None:
     return None
 
 
+def _tls(s: Session, fields: dict[str, object]) -> None:
+    """The handshake, recording its session or its error (a reset is recorded as the failure)."""
+    try:
+        fields["tls"] = s.handshake(s.endpoint.host)
+    except ProbeError as exc:
+        if exc.failure.kind != "reset":
+            fields["tls_error"] = exc.failure.message
+        raise
+
+
+def _greeting_and_ehlo(s: Session, fields: dict[str, object], settings: SmtpSettings) -> None:
+    s.stage = "banner"
+    fields["banner"] = banner = s.reply()
+    if err := classify_reply("banner", banner):
+        raise err
+    fields["ehlo"] = ehlo = s.command(f"EHLO {settings.ehlo_name}", "ehlo")
+    if err := classify_reply("ehlo", ehlo):
+        raise err
+
+
+def _starttls_dialogue(s: Session, fields: dict[str, object], settings: SmtpSettings) -> None:
+    """Banner, EHLO, and where STARTTLS is offered: STARTTLS, TLS, EHLO again."""
+    _greeting_and_ehlo(s, fields, settings)
+    ehlo = fields["ehlo"]
+    assert isinstance(ehlo, SmtpReply)
+    if ehlo.code == 250 and "STARTTLS" in ehlo.keywords:
+        fields["starttls"] = reply = s.command("STARTTLS", "starttls")
+        if err := classify_reply("starttls", reply):
+            raise err
+        if reply.code == 220:
+            _tls(s, fields)
+            fields["ehlo_tls"] = again = s.command(f"EHLO {settings.ehlo_name}", "ehlo_tls")
+            if err := classify_reply("ehlo_tls", again):
+                raise err
+
+
+def _implicit_dialogue(s: Session, fields: dict[str, object], settings: SmtpSettings) -> None:
+    """TLS first, then the banner and EHLO inside it (RFC 8314 §3.3)."""
+    _tls(s, fields)
+    _greeting_and_ehlo(s, fields, settings)
+
+
+def _looks_plaintext(failure: ProbeFailure) -> bool:
+    return failure.stage == "tls" and any(r in failure.message for r in NOT_TLS_REASONS)
+
+
+def _plaintext_greeting(
+    endpoint: Endpoint, settings: SmtpSettings
+) -> tuple[SmtpReply | None, tuple[TranscriptLine, ...]]:
+    """A second connection that sends nothing until the server speaks: does this implicit-TLS
+    port greet in plaintext? Only the banner is read, then QUIT."""
+    s = Session(endpoint, settings)
+    s.log("*", "second connection: what does the port send before any TLS?")
+    banner = None
+    try:
+        s.connect()
+        s.stage = "banner"
+        banner = s.reply()
+        s.quit()
+    except ProbeError:
+        s.close()
+    return banner, tuple(s.lines)
+
+
 def _session(endpoint: Endpoint, settings: SmtpSettings) -> SmtpObservation:
     started = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-    s = _Session(endpoint, settings)
+    s = Session(endpoint, settings)
     fields: dict[str, object] = {}
     failure: ProbeFailure | None = None
     try:
         s.connect()
-        s.stage = "banner"
-        fields["banner"] = banner = s.reply()
-        if err := _classify("banner", banner):
-            raise err
-        fields["ehlo"] = ehlo = s.command(f"EHLO {settings.ehlo_name}", "ehlo")
-        if err := _classify("ehlo", ehlo):
-            raise err
-        if ehlo.code == 250 and "STARTTLS" in ehlo.keywords:
-            fields["starttls"] = reply = s.command("STARTTLS", "starttls")
-            if err := _classify("starttls", reply):
-                raise err
-            if reply.code == 220:
-                try:
-                    fields["tls"] = s.starttls(endpoint.host)
-                except ProbeError as exc:
-                    if exc.failure.kind != "reset":
-                        fields["tls_error"] = exc.failure.message
-                    raise
-                fields["ehlo_tls"] = again = s.command(f"EHLO {settings.ehlo_name}", "ehlo_tls")
-                if err := _classify("ehlo_tls", again):
-                    raise err
+        if endpoint.implicit_tls:
+            _implicit_dialogue(s, fields, settings)
+        else:
+            _starttls_dialogue(s, fields, settings)
         s.quit()
     except ProbeError as exc:
         failure = exc.failure
-        if exc.failure.kind not in ("reset", "closed", "connect"):
+        # No QUIT after a failed handshake: the connection is neither plain SMTP nor TLS.
+        if exc.failure.kind not in ("reset", "closed", "connect") and exc.failure.stage != "tls":
             s.quit()
         s.close()
     except Exception as exc:
@@ -333,21 +385,27 @@ def _session(endpoint: Endpoint, settings: SmtpSettings) -> SmtpObservation:
         )
         s.log("*", failure.message)
         s.close()
+    transcript = tuple(s.lines)
+    connections = 1
+    if endpoint.implicit_tls and failure is not None and _looks_plaintext(failure):
+        fields["plaintext_banner"], more = _plaintext_greeting(endpoint, settings)
+        transcript, connections = transcript + more, 2
     finished = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     return SmtpObservation(
         endpoint=endpoint,
         started=started,
         finished=finished,
-        transcript=tuple(s.lines),
+        transcript=transcript,
         failure=failure,
+        connections=connections,
         **fields,  # type: ignore[arg-type]
     )
 
 
 @dataclass
 class StartedTls:
-    """A plain connection on which the server just answered 220 to STARTTLS: the next bytes on
-    the wire are ours (a ClientHello). The hello probes use it; the caller closes ``sock``."""
+    """A plain connection at the point where a ClientHello belongs: after the 220 to STARTTLS,
+    or at once on an implicit-TLS port. The hello probes send theirs; the caller closes ``sock``."""
 
     sock: socket.socket
     pending: bytes  # bytes the server sent after its 220 (normally none), to be read first
@@ -360,28 +418,35 @@ class StartedTls:
         return self.sock.recv(n)
 
 
-def open_starttls(endpoint: Endpoint, settings: SmtpSettings) -> StartedTls:
-    """Connect, read the banner, EHLO, STARTTLS, and stop at the 220: nothing else is sent.
+def starttls_prelude(s: Session, settings: SmtpSettings) -> None:
+    """Banner, EHLO, STARTTLS -> 220, and nothing more: the point where a ClientHello belongs."""
+    s.stage = "banner"
+    if err := classify_reply("banner", s.reply()):
+        raise err
+    ehlo = s.command(f"EHLO {settings.ehlo_name}", "ehlo")
+    if err := classify_reply("ehlo", ehlo):
+        raise err
+    if ehlo.code != 250 or "STARTTLS" not in ehlo.keywords:
+        raise s.fail("refused", "STARTTLS is not offered, so no TLS version can be tested")
+    reply = s.command("STARTTLS", "starttls")
+    if err := classify_reply("starttls", reply):
+        raise err
+    if reply.code != 220:
+        raise s.fail("refused", f"STARTTLS refused: {reply.code} {reply.text()}")
+
+
+def open_for_hello(endpoint: Endpoint, settings: SmtpSettings) -> StartedTls:
+    """Connect and, on a STARTTLS port, run the prelude; nothing else is ever sent.
 
     Raises ProbeError (a 421/454 or a reset is ``inconclusive``, as in the full session)."""
-    s = _Session(endpoint, settings)
+    s = Session(endpoint, settings)
     try:
         s.connect()
-        s.stage = "banner"
-        banner = s.reply()
-        if err := _classify("banner", banner):
-            raise err
-        ehlo = s.command(f"EHLO {settings.ehlo_name}", "ehlo")
-        if err := _classify("ehlo", ehlo):
-            raise err
-        if ehlo.code != 250 or "STARTTLS" not in ehlo.keywords:
-            raise s.fail("protocol", "STARTTLS is not advertised in this session")
-        reply = s.command("STARTTLS", "starttls")
-        if err := _classify("starttls", reply):
-            raise err
-        if reply.code != 220:
-            raise s.fail("refused", f"STARTTLS answered {reply.code} {reply.text()}")
+        if not endpoint.implicit_tls:
+            starttls_prelude(s, settings)
     except BaseException:
+        if s.sock is not None and s.stage in ("banner", "ehlo", "starttls"):
+            s.quit()  # still plain SMTP: say goodbye
         s.close()
         raise
     assert s.sock is not None and not isinstance(s.sock, ssl.SSLSocket)
@@ -400,7 +465,7 @@ def probe_smtp(endpoint: Endpoint, settings: SmtpSettings) -> SmtpObservation:
     return replace(
         second,
         attempts=2,
-        connections=2,
+        connections=first.connections + second.connections,
         earlier_attempts=(earlier,),
         transcript=(
             *first.transcript,

@@ -33,7 +33,7 @@ from mailtls.observations import (
     TlsScan,
     TranscriptLine,
 )
-from mailtls.probes.smtp import ProbeError, SmtpSettings, StartedTls, open_starttls
+from mailtls.probes.smtp import ProbeError, SmtpSettings, StartedTls, open_for_hello
 from mailtls.tls._wire import SSL2, SSL3, TLS10, TLS11, TLS12, TLS13, version_name
 from mailtls.tls.flight import ServerFlight, read_server_flight
 from mailtls.tls.groups import (
@@ -259,7 +259,7 @@ class _Scan:
         """Open a STARTTLS connection; one polite retry after 421/454/reset."""
         for attempt in (1, 2):
             try:
-                started = open_starttls(self.endpoint, self.settings)
+                started = open_for_hello(self.endpoint, self.settings)
             except ProbeError as exc:
                 f = exc.failure
                 with self.lock:
@@ -438,12 +438,17 @@ def _version_hello(version: int) -> Hello:
     )
 
 
-def _lane_versions(scan: _Scan) -> None:
-    """Lane 1: legacy versions, then the bundle of bad suites, split while questions are open."""
-    for version in (SSL2, SSL3, TLS10, TLS11):
+def _versions(scan: _Scan, versions: Iterable[int]) -> None:
+    """One hello per legacy version, each offering it as the highest."""
+    for version in versions:
         with scan.lock:
             scan.versions_pending -= 1
         scan.send(_version_hello(version))
+
+
+def _lane_versions(scan: _Scan) -> None:
+    """Lane 1: legacy versions, then the bundle of bad suites, split while questions are open."""
+    _versions(scan, (SSL2, SSL3, TLS10, TLS11))
     while True:
         with scan.lock:
             open_q = [q for q in BUNDLE_QUESTIONS if scan.open(q)]
@@ -544,9 +549,11 @@ def probe_tlsscan(
     settings: SmtpSettings,
     sessions: Sequence[SmtpObservation],
     budget: int = DEFAULT_BUDGET,
+    versions_only: bool = False,
 ) -> TlsScan:
     """Scan one address. `sessions`: the SMTP sessions already made to it (their connections
-    count against the budget; the first says whether STARTTLS is offered at all)."""
+    count against the budget; the first says whether STARTTLS is offered at all).
+    `versions_only`: just the protocol versions (the submission checks need no more)."""
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     used = sum(s.connections for s in sessions)
     scan = _Scan(endpoint, settings, budget, used)
@@ -561,13 +568,20 @@ def probe_tlsscan(
             scan._answer("chacha13", "no", how)
             if session_tls == "TLSv1.2":
                 scan._answer("tls12", "yes", "the SMTP session negotiated TLS 1.2")
-        _run_lanes(
-            scan, [lambda: _lane_versions(scan), lambda: _lane_groups(scan, scan.lane1_need)]
-        )
-        _lane_groups(scan, lambda: 0)  # what the hold deferred, now that lane 1 is done
-        _chacha13(scan, session_tls)
-        _last_questions(scan)
-        _listing(scan)
+        if versions_only:
+            _run_lanes(
+                scan,
+                [lambda: _versions(scan, (SSL2, SSL3)), lambda: _versions(scan, (TLS10, TLS11))],
+            )
+            _last_questions(scan)
+        else:
+            _run_lanes(
+                scan, [lambda: _lane_versions(scan), lambda: _lane_groups(scan, scan.lane1_need)]
+            )
+            _lane_groups(scan, lambda: 0)  # what the hold deferred, now that lane 1 is done
+            _chacha13(scan, session_tls)
+            _last_questions(scan)
+            _listing(scan)
     return TlsScan(
         endpoint=endpoint,
         started=started_at,
@@ -602,6 +616,12 @@ def _why_skip(sessions: Sequence[SmtpObservation]) -> str | None:
     if s.failure is not None and s.failure.inconclusive:
         # Rate limited or reset already: more connections would only make it worse.
         return f"not tested: the SMTP session was inconclusive ({s.failure.message})"
+    if s.endpoint.implicit_tls:
+        if s.tls is None and s.plaintext_banner is not None:
+            return "the port answers in plaintext, not TLS"
+        if s.tls is None and s.failure is not None and s.failure.stage == "connect":
+            return f"not tested: {s.failure.message}"
+        return None
     if s.ehlo is not None and s.ehlo.code == 250 and not s.starttls_offered:
         return "STARTTLS is not offered"
     if s.starttls is None:

@@ -73,6 +73,11 @@ def records(
         for key in ("txt", "txt2"):  # txt2: a second record at the same owner
             for owner, text in spec.get(key, {}).items():
                 out.append((owner, "TXT", f'"{text}"'))
+        for owner, records_ in spec.get("srv", {}).items():  # RFC 6186: owner _submission._tcp
+            for prio, weight, port, target in records_:
+                out.append(
+                    (f"{owner}.{name}", "SRV", f"{prio} {weight} {port} {target.rstrip('.')}.")
+                )
         for host in spec.get("tlsa", []):  # DANE-EE SPKI SHA-256 of the certificate served
             out.append((f"_25._tcp.{host}", "TLSA", f"3 1 1 {certs[host]['spki_sha256']}"))
     return out

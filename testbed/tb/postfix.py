@@ -1,4 +1,9 @@
-"""A Postfix instance of the testbed's own: one smtpd listener per scenario on <ip>:25.
+"""A Postfix instance of the testbed's own: one smtpd listener per scenario on <ip>:25, and the
+message-submission listeners on <ip>:587 / <ip>:465 (127.0.13.x).
+
+Submission listeners with `sasl: true` advertise AUTH PLAIN LOGIN through Cyrus SASL
+(libsasl2-modules; `smtpd_sasl_type = cyrus`, config in <conf>/sasl/smtpd.conf). Nobody ever
+authenticates: the password database is an empty sasldb file, so every login would fail.
 
 It never relays or delivers: no destinations, no relay domains, no trusted networks, every
 recipient is rejected and every transport is `error:`. Configuration, queue and data live in
@@ -78,6 +83,16 @@ Ciphersuites = TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256
 """
 
 
+# Cyrus SASL for the submission listeners: PLAIN and LOGIN against an (empty) sasldb, enough for
+# Postfix to advertise AUTH; mailtls never authenticates.
+SASL_SMTPD_CONF = """\
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+mech_list: PLAIN LOGIN
+sasldb_path: {sasldb}
+"""
+
+
 def conf_dir(run: Path) -> Path:
     """Only main.cf, master.cf and the OpenSSL file: `postfix check` wants everything below the
     config directory owned by root, so the queue and data directories are its siblings."""
@@ -88,7 +103,38 @@ def log_file(run: Path) -> Path:
     return run / "postfix" / "maillog"
 
 
-def build(run: Path, listeners: list[dict[str, Any]], certs: dict[str, dict[str, str]]) -> Path:
+def _listener_line(item: dict[str, Any], certs: dict[str, dict[str, str]], conf: Path) -> str:
+    """One master.cf smtpd line: <ip>:<port> with the listener's -o overrides."""
+    c = certs[item["cert"]]
+    files = [c["key"], c["cert"]] + ([c["inter"]] if c["inter"] else [])
+    opts = {
+        "syslog_name": f"postfix/{item['name']}",
+        "myhostname": item["cert"],
+        "smtpd_tls_chain_files": ",".join(files),
+        **LISTENER_DEFAULTS,
+    }
+    if item.get("legacy_openssl"):
+        opts["tls_config_file"] = str(conf / "openssl-legacy.cnf")
+        opts["tls_config_name"] = "mailtls_legacy"
+        opts["tls_medium_cipherlist"] = "aNULL:-aNULL:HIGH:MEDIUM:@STRENGTH:@SECLEVEL=0"
+    if item.get("sasl"):
+        opts["smtpd_sasl_auth_enable"] = "yes"
+    opts.update({k: str(v) for k, v in item.get("options", {}).items()})
+    for k, v in opts.items():
+        if " " in v or ("," in v and k != "smtpd_tls_chain_files"):
+            raise ValueError(f"{item['name']}: -o {k}={v}: no spaces or commas in overrides")
+    flags = " ".join(f"-o {k}={v}" for k, v in opts.items())
+    return f"{item['ip']}:{item.get('port', 25)} inet n - n - - smtpd {flags}\n"
+
+
+def build(
+    run: Path,
+    listeners: list[dict[str, Any]],
+    certs: dict[str, dict[str, str]],
+    submission: list[dict[str, Any]] | None = None,
+) -> Path:
+    """main.cf and master.cf: the MX listeners (<ip>:25) and the submission listeners
+    (<ip>:587 and <ip>:465, each entry with its own `port`)."""
     conf = conf_dir(run)
     queue, data = run / "postfix" / "queue", run / "postfix" / "data"
     for sub in (conf, queue, data):
@@ -140,30 +186,19 @@ def build(run: Path, listeners: list[dict[str, Any]], certs: dict[str, dict[str,
         "tls_config_name": "mailtls_modern",
         "smtpd_tls_session_cache_database": "",
         "smtp_tls_session_cache_database": "",
+        # Submission listeners with `sasl: true` switch smtpd_sasl_auth_enable on (-o).
+        "smtpd_sasl_type": "cyrus",
+        "smtpd_sasl_path": "smtpd",
+        "cyrus_sasl_config_path": str(conf / "sasl"),
     }
     (conf / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in main.items()))
     (conf / "openssl-legacy.cnf").write_text(LEGACY_OPENSSL)
     (conf / "openssl-modern.cnf").write_text(MODERN_OPENSSL)
-    lines = []
-    for item in listeners:
-        c = certs[item["cert"]]
-        files = [c["key"], c["cert"]] + ([c["inter"]] if c["inter"] else [])
-        opts = {
-            "syslog_name": f"postfix/{item['name']}",
-            "myhostname": item["cert"],
-            "smtpd_tls_chain_files": ",".join(files),
-            **LISTENER_DEFAULTS,
-        }
-        if item.get("legacy_openssl"):
-            opts["tls_config_file"] = str(conf / "openssl-legacy.cnf")
-            opts["tls_config_name"] = "mailtls_legacy"
-            opts["tls_medium_cipherlist"] = "aNULL:-aNULL:HIGH:MEDIUM:@STRENGTH:@SECLEVEL=0"
-        opts.update({k: str(v) for k, v in item.get("options", {}).items()})
-        for k, v in opts.items():
-            if " " in v or ("," in v and k != "smtpd_tls_chain_files"):
-                raise ValueError(f"{item['name']}: -o {k}={v}: no spaces or commas in overrides")
-        flags = " ".join(f"-o {k}={v}" for k, v in opts.items())
-        lines.append(f"{item['ip']}:25 inet n - n - - smtpd {flags}\n")
+    (conf / "sasl").mkdir(exist_ok=True)
+    sasldb = run / "postfix" / "sasldb2"
+    sasldb.touch()
+    (conf / "sasl" / "smtpd.conf").write_text(SASL_SMTPD_CONF.format(sasldb=sasldb))
+    lines = [_listener_line(item, certs, conf) for item in [*listeners, *(submission or [])]]
     (conf / "master.cf").write_text("".join(lines) + SERVICES)
     return conf
 

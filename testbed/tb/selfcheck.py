@@ -6,6 +6,10 @@
             number of certificates served, the verification result against <run>/ca.pem, TLS 1.0
             accepted only where the scenario enables it; DANE-EE via -dane_tlsa_rrdata;
             posttls-finger as a second opinion on STARTTLS.
+  Submission per listener (127.0.13.x:587/465): openssl s_client (-starttls smtp on 587, implicit
+            TLS on 465: handshake or not, TLS 1.0 accepted or not), swaks (AUTH advertised before
+            STARTTLS or not; the 220 greeting inside implicit TLS; a plaintext 220 on a 465 that
+            is not TLS). Never authenticates (--quit-after EHLO).
   Faults    per behaviour: a raw socket (banner, replies), openssl s_client (handshake outcome),
             swaks (banner text, the EHLO reply inside TLS).
 One PASS/FAIL line per scenario (domain) and per listener; exit status 1 on any FAIL.
@@ -57,8 +61,16 @@ def dig(name: str, rtype: str, cd: bool = False) -> dict[str, Any]:
     }
 
 
-def s_client(ip: str, *extra: str, host: str = "", ca: Path | None = None) -> str:
-    args = ["openssl", "s_client", "-starttls", "smtp", "-connect", f"{ip}:25", "-showcerts"]
+def s_client(
+    ip: str,
+    *extra: str,
+    host: str = "",
+    ca: Path | None = None,
+    port: int = 25,
+    starttls: bool = True,
+) -> str:
+    args = ["openssl", "s_client", *(["-starttls", "smtp"] if starttls else [])]
+    args += ["-connect", f"{ip}:{port}", "-showcerts"]
     if host:
         args += ["-servername", host, "-verify_hostname", host]
     if ca:
@@ -118,6 +130,57 @@ def check_listener(item: dict[str, Any], ca: Path) -> tuple[bool, str]:
     return ok, ", ".join(notes)
 
 
+def check_submission(item: dict[str, Any], ca: Path) -> tuple[bool, str]:
+    """One submission listener: TLS as configured (STARTTLS on 587, implicit on 465), AUTH before
+    TLS only where the scenario allows it, TLS 1.0 only where enabled, the certificate served."""
+    opts = {k: str(v) for k, v in item.get("options", {}).items()}
+    port, implicit = int(item["port"]), opts.get("smtpd_tls_wrappermode") == "yes"
+    wants_tls = opts.get("smtpd_tls_security_level", "may") != "none"
+    out = s_client(
+        item["ip"],
+        "-cipher",
+        LEGACY_CLIENT,
+        host=item["cert"],
+        ca=ca,
+        port=port,
+        starttls=not implicit,
+    )
+    has_tls = _handshake_ok(out) and "Didn't find STARTTLS" not in out
+    notes = [f"{'implicit TLS' if implicit else 'STARTTLS'} {'yes' if has_tls else 'no'}"]
+    ok = has_tls == wants_tls
+    if implicit or port == 465:
+        greeting = swaks(
+            item["ip"], *(["--tlsc"] if implicit else []), "--quit-after", "EHLO", port=port
+        )
+        greets = bool(re.search(r"^<[~-] +220 ", greeting, re.M))
+        inside = bool(re.search(r"^<~ +220 ", greeting, re.M))  # swaks: <~ = read over TLS
+        ok &= greets and inside == wants_tls
+        notes.append(
+            f"swaks: 220 {'inside TLS' if inside else 'in plaintext' if greets else 'MISSING'}"
+        )
+    else:
+        plain = swaks(item["ip"], "--quit-after", "EHLO", port=port)
+        auth = bool(re.search(r"^<- +250[- ]AUTH\b", plain, re.M))
+        want_auth = bool(item.get("sasl")) and opts.get("smtpd_tls_auth_only") != "yes"
+        ok &= auth == want_auth
+        notes.append(f"swaks: AUTH {'advertised' if auth else 'not advertised'} before STARTTLS")
+    if not wants_tls:
+        return ok, ", ".join(notes)
+    cn = re.search(r"^ 0 s:.*CN ?= ?([^,\n]+)", out, re.M)
+    code = re.search(r"Verify return code: (\d+)", out)
+    kind = item.get("kind", "good")
+    got_code = int(code.group(1)) if code else -1
+    ok &= bool(cn) and cn.group(1).strip() == item["cert"] and got_code in VERIFY[kind]  # type: ignore[union-attr]
+    notes.append(f"leaf CN={cn.group(1).strip() if cn else '?'} ({kind}), verify code {got_code}")
+    tls1_wanted = opts.get("smtpd_tls_protocols") == ">=TLSv1"
+    tls1 = _handshake_ok(
+        s_client(item["ip"], "-tls1", "-cipher", LEGACY_CLIENT, port=port, starttls=not implicit)
+    )
+    ok &= tls1 == tls1_wanted
+    notes.append(f"TLS 1.0 {'accepted' if tls1 else 'refused'}")
+    return ok, ", ".join(notes)
+
+
 def _talk(ip: str, send: list[bytes], wait: float = 1.5) -> tuple[bytes, str]:
     """Connect, read the banner for `wait` s, send each line and read; (bytes read, end state)."""
     data, state = b"", "open"
@@ -143,9 +206,9 @@ def _talk(ip: str, send: list[bytes], wait: float = 1.5) -> tuple[bytes, str]:
     return data, state
 
 
-def swaks(ip: str, *args: str) -> str:
+def swaks(ip: str, *args: str, port: int = 25) -> str:
     """swaks' transcript (it never gets past EHLO here: --quit-after)."""
-    cmd = ["swaks", "-s", f"{ip}:25", "--ehlo", "selfcheck.test", "--timeout", "5", *args]
+    cmd = ["swaks", "-s", f"{ip}:{port}", "--ehlo", "selfcheck.test", "--timeout", "5", *args]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
     except subprocess.TimeoutExpired:
@@ -235,6 +298,11 @@ def check_domain(
         ok &= "Verification: OK" in dane and "DANE TLSA 3 1 1" in dane
         verified = "verified" if "Verification: OK" in dane else "FAILED"
         notes.append(f"TLSA {host} ad={int(t['ad'])}, DANE-EE {verified}")
+    for owner, srv in spec.get("srv", {}).items():
+        got_srv = dig(f"{owner}.{name}", "SRV")
+        want_srv = sorted(f"{p} {w} {port} {t.rstrip('.')}.".lower() for p, w, port, t in srv)
+        ok &= got_srv["answers"] == want_srv and got_srv["ad"] == (zone != "insecure")
+        notes.append(f"SRV {owner} {got_srv['answers']}")
     txt: dict[str, list[str]] = {}
     for key in ("txt", "txt2"):
         for owner, text in spec.get(key, {}).items():
@@ -263,6 +331,9 @@ def run(run_dir: Path) -> int:
             jobs.append(
                 (f"listener {item['name']} {item['ip']}", pool.submit(check_listener, item, ca))
             )
+        for item in data.get("submission", []):
+            label = f"submission {item['name']} {item['ip']}:{item['port']}"
+            jobs.append((label, pool.submit(check_submission, item, ca)))
         for item in data.get("hostile", []):
             if not item.get("start", True):
                 continue

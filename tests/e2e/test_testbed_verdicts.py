@@ -36,7 +36,13 @@ def _expectations() -> list[tuple[str, str, str | None, str]]:
 def suite(testbed_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("e2e")
     inventory = tmp / "inventory.yaml"
-    inventory.write_text(yaml.safe_dump({"domains": sorted(DOMAINS)}))
+    entries = [
+        {"name": name, "submission": DOMAINS[name]["submission"]}
+        if DOMAINS[name].get("submission")
+        else name
+        for name in sorted(DOMAINS)
+    ]
+    inventory.write_text(yaml.safe_dump({"domains": entries}))
     html = tmp / "report.html"
     started = time.monotonic()
     code, output, data = run_suite(
@@ -67,12 +73,17 @@ def suite(testbed_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory)
 def test_expected_verdict(
     suite: dict[str, Any], domain: str, requirement: str, host: str | None, verdict: str
 ) -> None:
+    port = None
+    if host is not None and ":" in host:  # "host:port" for one submission port
+        host, port_text = host.rsplit(":", 1)
+        port = int(port_text)
     results = [
         r
         for r in suite["data"]["results"]
         if r["domain"] == domain
         and r["requirement"] == requirement
         and (host is None or r["host"] == host)
+        and (port is None or r["port"] == port)
     ]
     assert results, f"no result for {requirement} on {domain} {host or ''}"
     got = {(r["host"], r["ip"]): (r["verdict"], r["message"]) for r in results}
@@ -143,11 +154,54 @@ def test_json_shape(suite: dict[str, Any]) -> None:
 
 
 def test_no_probe_sends_mail_commands(suite: dict[str, Any]) -> None:
-    for r in suite["data"]["results"]:
-        for ev in r["evidence"]:
-            for line in ev.get("transcript", []):
-                if line["direction"] == "C":
-                    assert re.match(r"(EHLO|STARTTLS|QUIT)\b", line["text"]), line
+    sent = [
+        line["text"]
+        for r in suite["data"]["results"]
+        for ev in r["evidence"]
+        for line in ev.get("transcript", [])
+        if line["direction"] == "C"
+    ]
+    assert any(text.startswith("STARTTLS") for text in sent)  # the transcripts were searched
+    for text in sent:
+        assert re.match(r"(EHLO|STARTTLS|QUIT)\b", text), text
+        assert not re.match(r"(AUTH|MAIL|RCPT|DATA)\b", text, re.I), text
+
+
+def test_submission_transcripts_hold_both_ehlo_replies_and_no_login(suite: dict[str, Any]) -> None:
+    """The submission sessions read EHLO before and after STARTTLS (evidence) and never log in."""
+    sessions = [
+        ev
+        for r in suite["data"]["results"]
+        if r["domain"] == "subauth.test" and r["requirement"] == "SUBMIT-NO-CLEARTEXT-AUTH"
+        for ev in r["evidence"]
+        if ev["type"] == "SmtpObservation"
+    ]
+    assert sessions and all(ev["ehlo"] and ev["ehlo_tls"] for ev in sessions)
+    for ev in sessions:
+        sent = [line["text"] for line in ev["transcript"] if line["direction"] == "C"]
+        assert [t.split()[0] for t in sent] == ["EHLO", "STARTTLS", "EHLO", "QUIT"], sent
+
+
+def test_submission_found_by_srv_is_probed_on_both_ports(suite: dict[str, Any]) -> None:
+    ports = {
+        (r["host"], r["ip"], r["port"])
+        for r in suite["data"]["results"]
+        if r["domain"] == "subgood.test" and r["requirement"] == "CERT-SUBMIT-TRUST"
+    }
+    assert ports == {
+        ("smtp.subgood.test", "127.0.13.1", 587),
+        ("smtp.subgood.test", "127.0.13.1", 465),
+    }
+
+
+def test_cleartext_auth_failure_names_the_mechanisms(suite: dict[str, Any]) -> None:
+    [result] = [
+        r
+        for r in suite["data"]["results"]
+        if r["domain"] == "subauth.test" and r["requirement"] == "SUBMIT-NO-CLEARTEXT-AUTH"
+    ]
+    assert "PLAIN" in result["message"] and "LOGIN" in result["message"], result["message"]
+    assert "in the clear" in result["message"]
 
 
 def test_server_markup_is_escaped_in_the_html(suite: dict[str, Any]) -> None:

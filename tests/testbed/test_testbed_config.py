@@ -103,9 +103,10 @@ def test_zone_records_follow_the_scenarios(data: dict[str, Any]) -> None:
 
 
 def test_postfix_never_relays_and_binds_no_wildcard(data: dict[str, Any], tmp_path: Path) -> None:
-    certs = {item["cert"]: {"key": "/k", "cert": "/c", "inter": "/i"} for item in data["listeners"]}
+    servers = data["listeners"] + data["submission"]
+    certs = {item["cert"]: {"key": "/k", "cert": "/c", "inter": "/i"} for item in servers}
     try:
-        conf = postfix.build(tmp_path, data["listeners"], certs)
+        conf = postfix.build(tmp_path, data["listeners"], certs, data["submission"])
     except (LookupError, PermissionError) as exc:  # no postfix user / not root
         if os.environ.get("CI") == "true":
             pytest.fail(f"cannot prepare a Postfix directory: {exc}")
@@ -122,7 +123,30 @@ def test_postfix_never_relays_and_binds_no_wildcard(data: dict[str, Any], tmp_pa
     assert main["local_transport"].startswith("error:")
     assert main["maillog_file"].startswith(str(tmp_path))
     inet = [line for line in (conf / "master.cf").read_text().splitlines() if " inet " in line]
-    assert len(inet) == len(data["listeners"])
+    assert len(inet) == len(servers)
     for line in inet:
-        assert re.match(r"127\.0\.11\.\d+:25 inet ", line), line
+        assert re.match(r"127\.0\.11\.\d+:25 inet |127\.0\.13\.\d+:(587|465) inet ", line), line
         assert "-o syslog_name=postfix/" in line
+    wrapped = [line for line in inet if "smtpd_tls_wrappermode=yes" in line]
+    assert wrapped and all(":465 inet " in line for line in wrapped)
+    assert all(
+        re.search(r"-o smtpd_sasl_auth_enable=yes", line)
+        for line in inet
+        if line.startswith("127.0.13.1:")
+    )
+
+
+def test_submission_listeners_are_unique_and_reserved(data: dict[str, Any]) -> None:
+    seen = {(item["ip"], item["port"]) for item in data["submission"]}
+    assert len(seen) == len(data["submission"])
+    assert all(item["ip"].startswith("127.0.13.") for item in data["submission"])
+    assert {port for _, port in seen} == {587, 465}
+
+
+def test_srv_records_follow_the_scenarios(data: dict[str, Any]) -> None:
+    certs = {
+        h: {"spki_sha256": "ab" * 32} for d in data["domains"].values() for h in d.get("tlsa", [])
+    }
+    rrs = set(dns.records(data["domains"], certs))
+    assert ("_submissions._tcp.subgood.test", "SRV", "0 1 465 smtp.subgood.test.") in rrs
+    assert ("_submission._tcp.subnone.test", "SRV", "0 0 0 .") in rrs
