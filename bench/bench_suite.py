@@ -80,9 +80,9 @@ def main() -> int:
     seen: set[tuple[str, str]] = set()
     for res in data["results"]:
         for ev in res["evidence"]:
-            if ev.get("type") == "SmtpObservation":
+            if ev.get("type") in ("SmtpObservation", "TlsScan"):
                 ep = ev["endpoint"]
-                key = (ep["ip"], ev["started"])
+                key = (ep["ip"], ev["type"] + ev["started"])
                 if key not in seen:
                     seen.add(key)
                     per_ip[ep["ip"]] = per_ip.get(ep["ip"], 0) + ev["connections"]
