@@ -170,6 +170,11 @@ def _explain(certs: list[x509.Certificate], roots: list[x509.Certificate], detai
     top = certs[-1]
     if top.issuer not in {r.subject for r in roots}:
         return f"the chain ends at {top.issuer.rfc4514_string()}, which is not in the CA bundle"
+    if "Forbidden signature algorithm" in detail:
+        return (
+            "not trusted: a certificate in the chain is signed with a forbidden algorithm "
+            "(SHA-1 or MD5; see CERT-MX-SIGHASH), which current validators refuse"
+        )
     return f"not trusted: {detail}"
 
 

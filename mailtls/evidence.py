@@ -12,6 +12,7 @@ import ssl
 from html import escape
 from typing import Any
 
+from mailtls.dane import DaneAssessment
 from mailtls.observations import (
     Discovery,
     DnsAnswer,
@@ -126,6 +127,8 @@ def render_html(obs: object) -> str:
         for earlier in obs.earlier_attempts:
             rows.append(("earlier attempt", earlier))
         return "<h4>SMTP session</h4>" + _table(rows) + _pre(transcript_text(obs.transcript))
+    if isinstance(obs, DaneAssessment):
+        return _render_dane(obs)
     if isinstance(obs, TlsScan):
         return _render_scan(obs)
     if isinstance(obs, ProbeCrash):
@@ -182,3 +185,22 @@ def _render_scan(scan: TlsScan) -> str:
         + f"<table class='mailtls-hellos'><tr>{head}</tr>{hellos}</table>"
         + (_pre(transcript_text(scan.transcript)) if scan.transcript else "")
     )
+
+
+def _render_dane(d: DaneAssessment) -> str:
+    rows = [
+        ("TLSA owner", d.owner),
+        ("answer", d.tlsa.describe() if d.tlsa else "not queried (no address)"),
+        ("DNSSEC", d.tlsa.dnssec if d.tlsa else "-"),
+        ("MX host zone", "secure" if d.zone_secure else "not secure"),
+        ("chain served", f"{d.chain_len} certificate(s)" if d.chain_len else "none observed"),
+    ]
+    rows += [("unparseable record", t) for t in d.unparsed]
+    by_record = {m.record: m for m in d.matches}
+    for r in d.records:
+        m = by_record.get(r)
+        verdict = "not matched (no chain)" if m is None else m.why
+        rows.append((f"TLSA {r.label}", f"{r.text} -> {verdict}"))
+        if m is not None:
+            rows += [(f"  computed for #{pos}", digest) for pos, digest in m.computed]
+    return "<h4>DANE TLSA</h4>" + _table(rows)

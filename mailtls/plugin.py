@@ -15,6 +15,7 @@ import pytest
 
 from mailtls import __version__, requirements
 from mailtls import report as report_plugin
+from mailtls.dane import DaneAssessment, assess
 from mailtls.evidence import to_jsonable
 from mailtls.inventory import Domain, InventoryError
 from mailtls.observations import (
@@ -301,6 +302,24 @@ def smtp(
     obs = _observation(request, "smtp", target, mailtls_run)
     assert isinstance(obs, SmtpObservation)
     return obs
+
+
+@pytest.fixture
+def dane(
+    request: pytest.FixtureRequest, target: Target, discovery: Discovery, mailtls_run: MailtlsRun
+) -> DaneAssessment:
+    """The MX host's TLSA records, matched against the chain its SMTP session served (when a
+    check also asks for the ``smtp`` fixture, so that the session was made): no new connection."""
+    _available(request, target, mailtls_run)
+    host = next((h for h in discovery.hosts if h.name == target.host), None)
+    if host is None:
+        inconclusive(f"{target.id}: MX host {target.host} is not in the discovery (internal error)")
+    key = PROBES["smtp"].key(target)
+    session = mailtls_run.observations.get(("smtp", key))
+    chain = session.tls.chain_der if isinstance(session, SmtpObservation) and session.tls else ()
+    found = assess(host, chain)
+    _record(request, found)
+    return found
 
 
 @pytest.fixture

@@ -16,6 +16,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 NSD_IP, UNBOUND_IP = "127.0.10.1", "127.0.10.2"  # testbed.py applies the address shift
 TTL = 300
 
@@ -78,9 +82,52 @@ def records(
                 out.append(
                     (f"{owner}.{name}", "SRV", f"{prio} {weight} {port} {target.rstrip('.')}.")
                 )
-        for host in spec.get("tlsa", []):  # DANE-EE SPKI SHA-256 of the certificate served
-            out.append((f"_25._tcp.{host}", "TLSA", f"3 1 1 {certs[host]['spki_sha256']}"))
+        for host, tokens in tlsa_spec(spec).items():  # DANE records at _25._tcp.<host>
+            for token in tokens:
+                out.append((f"_25._tcp.{host}", "TLSA", tlsa_rdata(token, certs[host])))
     return out
+
+
+#: TLSA tokens of the scenarios: (usage, selector, matching type, which certificate).
+TLSA_TOKENS = {
+    "ee": (3, 1, 1, "leaf"),  # DANE-EE SPKI SHA2-256: the usual record
+    "ee-sha512": (3, 1, 2, "leaf"),
+    "ee-cert": (3, 0, 1, "leaf"),
+    "ta": (2, 1, 1, "intermediate"),  # DANE-TA: the intermediate the server sends
+    "ta-root": (2, 0, 1, "root"),  # DANE-TA of the root, which the server does not send
+    "pkix-ee": (1, 1, 1, "leaf"),  # PKIX-EE: unusable for SMTP (RFC 7672 3.1.3)
+    "wrong": (3, 1, 1, "none"),  # a digest of no key at all
+}
+
+
+def tlsa_spec(spec: dict[str, Any]) -> dict[str, list[str]]:
+    """`tlsa: [host]` (one DANE-EE record each) or `tlsa: {host: [token, ...]}`."""
+    raw = spec.get("tlsa", [])
+    if isinstance(raw, list):
+        return {host: ["ee"] for host in raw}
+    return {host: list(tokens) for host, tokens in raw.items()}
+
+
+def tlsa_rdata(token: str, cert_info: dict[str, str]) -> str:
+    """The TLSA rdata of a token, computed from the certificate files the CA wrote."""
+    if token not in TLSA_TOKENS:
+        raise ValueError(f"unknown TLSA token {token!r}; known: {', '.join(TLSA_TOKENS)}")
+    usage, selector, mtype, which = TLSA_TOKENS[token]
+    if which == "none":
+        return f"{usage} {selector} {mtype} {'ab' * 32}"
+    path = {
+        "leaf": Path(cert_info["cert"]),
+        "intermediate": Path(cert_info["inter"] or cert_info["cert"]),
+        "root": Path(cert_info["cert"]).parent / "ca.pem",
+    }[which]
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    if selector == 1:
+        content = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    else:
+        content = cert.public_bytes(Encoding.DER)
+    digest = hashes.Hash(hashes.SHA256() if mtype == 1 else hashes.SHA512())
+    digest.update(content)
+    return f"{usage} {selector} {mtype} {digest.finalize().hex()}"
 
 
 def _zone_of(owner: str, zones: list[str]) -> str:

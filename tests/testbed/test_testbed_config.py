@@ -4,6 +4,7 @@ what the scenarios say."""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
@@ -12,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "testbed"))
-from tb import common, dns, postfix
+from tb import ca, common, dns, postfix
 
 VERDICTS = {"pass", "warn", "fail", "not_applicable", "error"}
 LOW, HIGH = ipaddress.IPv4Address("127.0.10.0"), ipaddress.IPv4Address("127.0.19.255")
@@ -74,6 +77,8 @@ def test_every_mx_points_at_a_server_or_is_meant_to_dangle(data: dict[str, Any])
         for _, host in spec.get("mx", []):
             if domain == "dangling.test":
                 assert host not in hosts
+            elif "rtt_upstream" in spec:  # bench/bench_rtt.py puts its proxy there
+                assert spec["rtt_upstream"] in served, (domain, spec["rtt_upstream"])
             else:
                 assert hosts.get(host) in served, (domain, host)
 
@@ -89,17 +94,33 @@ def test_address_shift_stays_in_range(monkeypatch: pytest.MonkeyPatch) -> None:
             common.addr(bad)
 
 
-def test_zone_records_follow_the_scenarios(data: dict[str, Any]) -> None:
-    certs = {
-        h: {"spki_sha256": "ab" * 32} for d in data["domains"].values() for h in d.get("tlsa", [])
-    }
-    rrs = set(dns.records(data["domains"], certs))
+@pytest.fixture
+def tlsa_certs(data: dict[str, Any], tmp_path: Path) -> dict[str, dict[str, str]]:
+    """Real certificates from the testbed's CA for every host with TLSA records."""
+    authority = ca.TestCA(tmp_path / "certs")
+    hosts = {h for d in data["domains"].values() for h in dns.tlsa_spec(d)}
+    return {h: authority.leaf(h) for h in sorted(hosts)}
+
+
+def test_zone_records_follow_the_scenarios(
+    data: dict[str, Any], tlsa_certs: dict[str, dict[str, str]]
+) -> None:
+    rrs = set(dns.records(data["domains"], tlsa_certs))
     assert ("good.test", "MX", "10 mx1.good.test.") in rrs
     assert ("nullmx.test", "MX", "0 .") in rrs
     assert ("implicit.test", "A", "127.0.11.5") in rrs
     assert ("mx.silent.test", "A", "127.0.12.1") in rrs
     assert not any(owner == "missing.test" for owner, _, _ in rrs)
     assert not any(owner == "nowhere.dangling.test" for owner, _, _ in rrs)
+    dane = {
+        rdata.split()[0] + rdata.split()[1] + rdata.split()[2]
+        for owner, rtype, rdata in rrs
+        if owner == "_25._tcp.mx.dane.test" and rtype == "TLSA"
+    }
+    assert dane == {"311", "211"}
+    leaf = x509.load_pem_x509_certificate(Path(tlsa_certs["mx.dane.test"]["cert"]).read_bytes())
+    spki = leaf.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    assert ("_25._tcp.mx.dane.test", "TLSA", f"3 1 1 {hashlib.sha256(spki).hexdigest()}") in rrs
 
 
 def test_postfix_never_relays_and_binds_no_wildcard(data: dict[str, Any], tmp_path: Path) -> None:
@@ -143,10 +164,9 @@ def test_submission_listeners_are_unique_and_reserved(data: dict[str, Any]) -> N
     assert {port for _, port in seen} == {587, 465}
 
 
-def test_srv_records_follow_the_scenarios(data: dict[str, Any]) -> None:
-    certs = {
-        h: {"spki_sha256": "ab" * 32} for d in data["domains"].values() for h in d.get("tlsa", [])
-    }
-    rrs = set(dns.records(data["domains"], certs))
+def test_srv_records_follow_the_scenarios(
+    data: dict[str, Any], tlsa_certs: dict[str, dict[str, str]]
+) -> None:
+    rrs = set(dns.records(data["domains"], tlsa_certs))
     assert ("_submissions._tcp.subgood.test", "SRV", "0 1 465 smtp.subgood.test.") in rrs
     assert ("_submission._tcp.subnone.test", "SRV", "0 0 0 .") in rrs
