@@ -61,8 +61,15 @@ def discover(client: DnsClient, domain: str) -> Discovery:
         return found
     sts = client.query(f"_mta-sts.{domain}", "TXT")
     rpt = client.query(f"_smtp._tls.{domain}", "TXT")
+    # The DNSSEC chain at the domain, for the evidence (the verdicts use the AD bit): a DS in the
+    # parent and the DNSKEY set where the domain is a zone of its own, NODATA where it is not.
+    ds = client.query(domain, "DS")
+    dnskey = client.query(domain, "DNSKEY")
     return dataclasses.replace(
-        found, mta_sts_txt=sts, tlsrpt_txt=rpt, answers=(*found.answers, sts, rpt)
+        found,
+        mta_sts_txt=sts,
+        tlsrpt_txt=rpt,
+        answers=(*found.answers, sts, rpt, ds, dnskey),
     )
 
 

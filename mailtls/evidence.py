@@ -71,7 +71,9 @@ def _dns_rows(answers: tuple[DnsAnswer, ...]) -> list[tuple[str, str]]:
             (
                 f"{a.qname} {a.rdtype}",
                 f"{status}{chain} [rcode {a.rcode}, DNSSEC {a.dnssec} (AD bit from {a.resolver}), "
-                f"TTL {a.ttl}, at {a.queried_at}]" + (f" - {a.error}" if a.error else ""),
+                f"TTL {a.ttl}, at {a.queried_at}]"
+                + (f" - {a.error}" if a.error else "")
+                + "".join(f"; RRSIG {sig}" for sig in a.signatures),
             )
         )
     return rows

@@ -26,6 +26,7 @@ class DnsAnswer:
     resolver: str  # "ip:port" of the resolver that answered
     cname_chain: tuple[str, ...] = ()
     error: str | None = None
+    signatures: tuple[str, ...] = ()  # RRSIGs over the answer (without the signature bytes)
     queried_at: str = ""  # ISO 8601 UTC
     elapsed_ms: float = 0.0
 

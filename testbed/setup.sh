@@ -15,11 +15,13 @@ if ((${#missing[@]})); then
   # Postfix asks questions on install; answer them so the install never waits for a human.
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The distribution services the install may have started must not run: the testbed starts its
+  # own instances on 127.0.1x.y. Only right after installing: `service X stop` matches processes
+  # by executable, so later it would also stop testbeds running in other network namespaces.
+  for svc in postfix unbound nsd nginx; do
+    (service "$svc" stop >/dev/null 2>&1 || true)
+  done
 fi
-# The distribution services must not run: the testbed starts its own instances on 127.0.1x.y.
-for svc in postfix unbound nsd nginx; do
-  (service "$svc" stop >/dev/null 2>&1 || true)
-done
 
 python3 -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v -e '^WARNING: Running pip as' -e 'is ignored' || true
 python3 -c "import mailtls, pytest_html, dns, cryptography, yaml, tlslite" \
