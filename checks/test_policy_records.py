@@ -10,7 +10,7 @@ import pytest
 
 from mailtls import records
 from mailtls.observations import Discovery, DnsAnswer
-from mailtls.verdicts import inconclusive, not_applicable
+from mailtls.verdicts import inconclusive, not_applicable, warn
 
 
 def _txt(answer: DnsAnswer | None, domain: str) -> tuple[str, ...]:
@@ -81,3 +81,30 @@ def test_tlsrpt_rua(discovery: Discovery) -> None:
         not_applicable(f"{d.domain} publishes no TLS-RPT record")
     problems = _grammar_problems(found, records.parse_tlsrpt)
     assert not problems, f"{d.domain}: invalid TLS-RPT record: {'; '.join(problems)}"
+
+
+def _uses_dane(d: Discovery) -> bool:
+    return any(h.tlsa_usages() & {2, 3} for h in d.hosts)
+
+
+@pytest.mark.requirement("TLSRPT-WITH-POLICY")
+def test_tlsrpt_with_policy(discovery: Discovery, profile: str) -> None:
+    """A domain that uses MTA-STS or DANE publishes a valid TLS-RPT record (RFC 8460), so that
+    delivery failures caused by its policy are reported back to it."""
+    d = discovery
+    mechanisms = [m for m, on in (("MTA-STS", d.mta_sts_advertised), ("DANE", _uses_dane(d))) if on]
+    if not mechanisms:
+        not_applicable(f"{d.domain} publishes neither MTA-STS nor DANE")
+    found = records.select(_txt(d.tlsrpt_txt, d.domain), "TLSRPTv1")
+    problem = None
+    if not found:
+        problem = f"no TLS-RPT record at _smtp._tls.{d.domain}"
+    elif len(found) > 1:
+        problem = f"{len(found)} TLS-RPT records (see TLSRPT-UNIQUE)"
+    elif bad := _grammar_problems(found, records.parse_tlsrpt):
+        problem = f"invalid TLS-RPT record: {'; '.join(bad)}"
+    if problem is None:
+        return
+    message = f"{d.domain} uses {' and '.join(mechanisms)} but has {problem}: failures go unseen"
+    assert profile != "ncsc-uk", message + " (profile ncsc-uk: required)"
+    warn(message)

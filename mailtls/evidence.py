@@ -17,6 +17,7 @@ from mailtls.observations import (
     Discovery,
     DnsAnswer,
     HelloRecord,
+    PolicyFetch,
     SmtpObservation,
     SubmissionDiscovery,
     TlsScan,
@@ -129,6 +130,8 @@ def render_html(obs: object) -> str:
         for earlier in obs.earlier_attempts:
             rows.append(("earlier attempt", earlier))
         return "<h4>SMTP session</h4>" + _table(rows) + _pre(transcript_text(obs.transcript))
+    if isinstance(obs, PolicyFetch):
+        return _render_policy(obs)
     if isinstance(obs, DaneAssessment):
         return _render_dane(obs)
     if isinstance(obs, TlsScan):
@@ -206,3 +209,37 @@ def _render_dane(d: DaneAssessment) -> str:
         if m is not None:
             rows += [(f"  computed for #{pos}", digest) for pos, digest in m.computed]
     return "<h4>DANE TLSA</h4>" + _table(rows)
+
+
+def _render_policy(f: PolicyFetch) -> str:
+    rows = [("policy URL", f.url), ("fetched", f.fetched_at)]
+    if f.skipped:
+        return "<h4>MTA-STS policy</h4>" + _table([*rows, ("not fetched", f.skipped)])
+    rows.append(("connected to", f"{f.address or '-'}:443 (SNI and name {f.host})"))
+    if f.tls_version:
+        rows.append(("TLS", f"{f.tls_version}, {len(f.chain_der)} certificate(s) served"))
+    if f.failure:
+        rows.append((f"failure ({f.failure_kind})", f.failure))
+    if f.status is not None:
+        rows += [
+            (
+                "body",
+                f"{f.body_bytes} bytes read"
+                + (" (more than the 64 KiB cap; stopped)" if f.truncated else ""),
+            ),
+            ("body SHA-256", f.body_sha256),
+        ]
+    exchange = "\n".join(f.request)
+    if f.status is not None:
+        exchange += f"\n\nHTTP/1.1 {f.status} {f.reason}\n"
+        exchange += "\n".join(f"{k}: {v}" for k, v in f.headers)
+        exchange += (
+            "\n\n"
+            + f.body[:8192]
+            + ("\n[... body shortened in the report]" if len(f.body) > 8192 else "")
+        )
+    return (
+        "<h4>MTA-STS policy</h4>"
+        + _table(rows + _dns_rows(f.dns))
+        + (_pre(exchange) if f.request else "")
+    )

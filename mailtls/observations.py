@@ -367,3 +367,35 @@ class SubmissionDiscovery:
             if ans.status not in ("ok", "nodata", "nxdomain"):
                 return ans.describe()
         return None
+
+
+@dataclass(frozen=True)
+class PolicyFetch:
+    """The MTA-STS policy fetch (RFC 8461 §3.3): one HTTPS GET, no redirects, no retries.
+
+    ``failure`` names why no usable HTTP answer came (DNS, connect, TLS, timeout); an HTTP answer
+    of any status is recorded as it came (status line, headers, the body up to the cap)."""
+
+    domain: str
+    host: str  # mta-sts.<domain>
+    url: str
+    fetched_at: str
+    skipped: str | None = None  # why no fetch was attempted (no STSv1 TXT record)
+    address: str | None = None  # the IP we resolved and connected to
+    dns: tuple[DnsAnswer, ...] = ()
+    request: tuple[str, ...] = ()  # request line and headers, as sent
+    status: int | None = None
+    reason: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str = ""  # decoded as UTF-8 (replacement characters where invalid), at most the cap
+    body_bytes: int = 0  # bytes read (at most cap + 1)
+    body_sha256: str = ""
+    truncated: bool = False  # the body went on beyond the cap
+    tls_version: str | None = None
+    chain_der: tuple[bytes, ...] = ()
+    failure_kind: str | None = None  # dns | connect | tls | timeout | http
+    failure: str | None = None
+    elapsed_ms: float = 0.0
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)

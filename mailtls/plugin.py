@@ -20,6 +20,7 @@ from mailtls.evidence import to_jsonable
 from mailtls.inventory import Domain, InventoryError
 from mailtls.observations import (
     Discovery,
+    PolicyFetch,
     SmtpObservation,
     SubmissionDiscovery,
     TlsScan,
@@ -217,7 +218,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
     started = time.monotonic()
     state.observations = run(
-        jobs, ProbeContext(state.smtp_settings, state.max_connections), state.concurrency, progress
+        jobs,
+        ProbeContext(
+            state.smtp_settings,
+            state.max_connections,
+            dns=state.dns,
+            ca_bundle=state.ca_bundle,
+            discoveries=state.discover(),
+        ),
+        state.concurrency,
+        progress,
     )
     state.probing_seconds = time.monotonic() - started
     if tr is not None:
@@ -301,6 +311,16 @@ def smtp(
     """The SMTP session with the target (banner, EHLO, STARTTLS, TLS, EHLO, QUIT)."""
     obs = _observation(request, "smtp", target, mailtls_run)
     assert isinstance(obs, SmtpObservation)
+    return obs
+
+
+@pytest.fixture
+def mtasts_policy(
+    request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
+) -> PolicyFetch:
+    """The domain's MTA-STS policy as fetched over HTTPS (only when its TXT record exists)."""
+    obs = _observation(request, "mtasts_policy", target, mailtls_run)
+    assert isinstance(obs, PolicyFetch)
     return obs
 
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import traceback
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from mailtls.observations import Endpoint, SmtpObservation
+from mailtls.observations import Discovery, Endpoint, SmtpObservation
+from mailtls.probes.dns import DnsClient
+from mailtls.probes.https import fetch_policy
 from mailtls.probes.smtp import SmtpSettings, probe_smtp
 from mailtls.probes.tlsscan import DEFAULT_BUDGET, probe_tlsscan
 from mailtls.targets import Target
@@ -27,6 +30,9 @@ Job = tuple[str, Hashable]
 class ProbeContext:
     smtp: SmtpSettings
     budget: int = DEFAULT_BUDGET  # connections per address for the whole suite
+    dns: DnsClient | None = None  # for probes that resolve names themselves (MTA-STS host)
+    ca_bundle: Path | None = None
+    discoveries: Mapping[str, Discovery] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,28 @@ def _scan(
     return probe_tlsscan(endpoint, ctx.smtp, sessions, ctx.budget, versions_only)
 
 
+def _policy_key(target: Target) -> Hashable | None:
+    return ("mta-sts", target.domain)  # per domain, for domain and MX checks alike
+
+
+def _policy_ip(key: Hashable) -> str:
+    assert isinstance(key, tuple)
+    return f"mta-sts.{key[1]}"  # one fetch per policy host; its address is resolved in the probe
+
+
+def _run_policy(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) -> object:
+    assert isinstance(key, tuple) and ctx.dns is not None and ctx.ca_bundle is not None
+    domain = key[1]
+    found = ctx.discoveries.get(domain)
+    skipped = None
+    if found is None or not found.mta_sts_advertised:
+        # No STSv1 TXT record: senders never fetch a policy, and neither do we.
+        skipped = f"no v=STSv1 TXT record at _mta-sts.{domain}"
+    return fetch_policy(domain, ctx.dns, ctx.ca_bundle, ctx.smtp.timeout, skipped)
+
+
 PROBES: dict[str, ProbeKind] = {
+    "mtasts_policy": ProbeKind("mtasts_policy", _policy_key, _policy_ip, _run_policy),
     "smtp": ProbeKind("smtp", _endpoint_key, _ip, _run_smtp),
     # The full scan for MX addresses; the submission checks need the versions only.
     "tlsscan": ProbeKind("tlsscan", _address_key, _ip, _run_tlsscan, after="smtp"),

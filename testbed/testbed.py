@@ -26,10 +26,20 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tb import ca, common, dns, postfix, selfcheck
+from tb import ca, common, dns, nginx, postfix, selfcheck
 from tb.common import HERE, RUN
 
-BINARIES = ("nsd", "unbound", "postfix", "ldns-keygen", "ldns-signzone", "dig", "openssl", "ss")
+BINARIES = (
+    "nsd",
+    "unbound",
+    "postfix",
+    "nginx",
+    "ldns-keygen",
+    "ldns-signzone",
+    "dig",
+    "openssl",
+    "ss",
+)
 # selfcheck also uses posttls-finger (package postfix)
 CERTS = RUN / "certs"
 
@@ -44,6 +54,7 @@ def _pidfiles() -> list[tuple[str, Path, str]]:
         ("unbound", RUN / "dns" / "unbound.pid", str(RUN)),
         ("faults", RUN / "faults.pid", str(RUN)),
         ("legacy", RUN / "legacy.pid", str(RUN)),
+        ("nginx", nginx.pidfile(RUN), str(RUN)),
     ]
 
 
@@ -75,6 +86,8 @@ def _certificates(data: dict[str, Any]) -> tuple[ca.TestCA, dict[str, dict[str, 
         wanted[f"mx.{item['behaviour']}.test"] = ("good", [])
     for item in data.get("certs", []):
         wanted[item["name"]] = (item.get("kind", "good"), item.get("sans", []))
+    for domain, sts in nginx.policy_domains(data["domains"]).items():
+        wanted[f"mta-sts.{domain}"] = (sts.get("cert", "good"), [])
     certs = {
         name: authority.leaf(name, kind, sans) for name, (kind, sans) in sorted(wanted.items())
     }
@@ -124,6 +137,8 @@ def _endpoints(data: dict[str, Any], legacy_running: bool) -> list[str]:
     wanted += [f"tcp {item['ip']}:{item['port']}" for item in data.get("submission", [])]
     if legacy_running:
         wanted += [f"tcp {ip}:25" for ip in data["legacy"]["hosts"].values()]
+    if nginx.policy_domains(data["domains"]):
+        wanted.append(f"tcp {nginx.ip()}:443")
     return wanted
 
 
@@ -168,6 +183,8 @@ def _up() -> int:
     if complaints:
         print(f"testbed: postfix check: {complaints}")
     postfix.start(conf)
+    web_conf = nginx.build(RUN, data["domains"], certs)
+    web = nginx.start(web_conf) if web_conf else "not started (no MTA-STS policy hosts)"
     faults = _start_faults(data, certs)
     legacy = _start_legacy(data, certs)
     slow = common.wait_listening(_endpoints(data, legacy.startswith("legacy_tls.py")))
@@ -186,7 +203,8 @@ def _up() -> int:
             item["name"]: f"{item['ip']}:{item['port']}" for item in data.get("submission", [])
         },
         "hostile": {item["behaviour"]: item["ip"] for item in data.get("hostile", [])},
-        "servers": {"faults": faults, "legacy": legacy},
+        "servers": {"faults": faults, "legacy": legacy, "nginx": web},
+        "nginx": nginx.ip(),
         "certs": certs,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -197,7 +215,7 @@ def _up() -> int:
         f"  Postfix: {len(data['listeners'])} MX listeners, "
         f"{len(data.get('submission', []))} submission listeners, log {postfix.log_file(RUN)}"
     )
-    print(f"  fault servers: {faults}; legacy TLS servers: {legacy}")
+    print(f"  fault servers: {faults}; legacy TLS servers: {legacy}; MTA-STS: {web}")
     print(f"  CA bundle: {RUN / 'ca.pem'}; env: {RUN / 'env.json'}")
     return 0
 

@@ -20,6 +20,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from tb import common
+
 NSD_IP, UNBOUND_IP = "127.0.10.1", "127.0.10.2"  # testbed.py applies the address shift
 TTL = 300
 
@@ -82,6 +84,11 @@ def records(
                 out.append(
                     (f"{owner}.{name}", "SRV", f"{prio} {weight} {port} {target.rstrip('.')}.")
                 )
+        if "sts" in spec:  # an MTA-STS policy host on the testbed's nginx (tb/nginx.py)
+            if not spec["sts"].get("no_host"):
+                out.append((f"mta-sts.{name}", "A", common.addr("127.0.10.3")))
+            if f"_mta-sts.{name}" not in spec.get("txt", {}):
+                out.append((f"_mta-sts.{name}", "TXT", '"v=STSv1; id=20261128T000000"'))
         for host, tokens in tlsa_spec(spec).items():  # DANE records at _25._tcp.<host>
             for token in tokens:
                 out.append((f"_25._tcp.{host}", "TLSA", tlsa_rdata(token, certs[host])))

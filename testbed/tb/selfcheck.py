@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tb import common, dns
+from tb import common, dns, nginx
 
 # openssl verify codes by certificate kind, checked with -verify_hostname <listener cert name>
 VERIFY = {
@@ -319,7 +319,37 @@ def check_domain(
         t = dig(owner, "TXT", cd=zone == "bogus")
         ok &= t["answers"] == sorted(texts)
         notes.append(f"TXT {owner} x{len(t['answers'])}")
+    if "sts" in spec:
+        sts_ok, sts_note = check_policy_host(name, spec["sts"])
+        ok &= sts_ok
+        notes.append(sts_note)
     return ok, "; ".join(notes)
+
+
+def check_policy_host(domain: str, sts: dict[str, Any]) -> tuple[bool, str]:
+    """curl, as an independent client: what the policy host answers (redirects not followed)."""
+    host = f"mta-sts.{domain}"
+    a = dig(host, "A")
+    if sts.get("no_host"):
+        return a["answers"] == [], f"{host} A {a['answers'] or a['status']} (no host wanted)"
+    if a["answers"] != [nginx.ip()]:
+        return False, f"{host} A {a['answers'] or a['status']}, want {nginx.ip()}"
+    proc = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{content_type} %{size_download}",
+         "--max-time", "10", "--resolve", f"{host}:443:{nginx.ip()}", "--cacert",
+         str(common.RUN / "ca.pem"), f"https://{host}/.well-known/mta-sts.txt"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    got = proc.stdout.split()
+    if sts.get("cert") == "wrongname":
+        return proc.returncode == 60, f"curl {host}: exit {proc.returncode} (want 60, bad name)"
+    want_code = str(sts.get("status", 301 if "redirect" in sts else 200))
+    ok = proc.returncode == 0 and bool(got) and got[0] == want_code
+    if want_code == "200":
+        ctype = sts.get("content_type", "text/plain")
+        ok &= len(got) == 3 and got[1].startswith(ctype)
+        ok &= (int(got[2]) > 65536) == bool(sts.get("oversize")) if len(got) == 3 else False
+    return ok, f"curl {host}: {' '.join(got) or proc.returncode}"
 
 
 def run(run_dir: Path) -> int:

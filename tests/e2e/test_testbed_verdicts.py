@@ -249,3 +249,24 @@ def test_selection_probes_only_what_is_needed(testbed_env: dict[str, Any], tmp_p
     assert all(r["requirement"] == "MX-RESOLVE" for r in data["results"])
     assert "probe(s)" not in output  # no SMTP connection was needed
     assert time.monotonic() - started < 20
+
+
+def test_report_shows_the_failing_http_exchange_and_the_dane_digests(suite: dict[str, Any]) -> None:
+    rows = suite["data"]["results"]
+    fetch = next(
+        r for r in rows if r["domain"] == "sts404.test" and r["requirement"] == "MTASTS-FETCH"
+    )
+    assert fetch["verdict"] == "fail" and "HTTP 404" in fetch["message"]
+    policy = next(e for e in fetch["evidence"] if e["type"] == "PolicyFetch")
+    assert policy["status"] == 404 and policy["request"][0].startswith(
+        "GET /.well-known/mta-sts.txt"
+    )
+    html = suite["html"]
+    assert "HTTP/1.1 404 Not Found" in html and "MTASTS-FETCH" in html
+    match = next(
+        r for r in rows if r["domain"] == "danebad.test" and r["requirement"] == "DANE-TLSA-MATCH"
+    )
+    dane = next(e for e in match["evidence"] if e["type"] == "DaneAssessment")
+    computed = dane["matches"][0]["computed"][0][1]
+    assert computed in match["message"] and computed in html
+    assert "ab" * 32 in html  # the published digest it was compared with

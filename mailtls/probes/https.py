@@ -1,0 +1,153 @@
+"""The MTA-STS policy fetch (RFC 8461 §3.3) with urllib3.
+
+``GET https://mta-sts.<domain>/.well-known/mta-sts.txt``, connected to the address our own
+resolver gave (so that the evidence names it), with SNI and certificate name
+``mta-sts.<domain>``, the run's CA bundle, no redirects followed, no retries, a timeout on
+connect and on every read, and the body read in chunks up to a cap of 64 KiB (+1 byte, to tell
+"exactly at the cap" from "more"). Everything sent and received is recorded, never judged here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ssl
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+
+from mailtls.observations import DnsAnswer, PolicyFetch
+from mailtls.probes.dns import DnsClient
+
+POLICY_PATH = "/.well-known/mta-sts.txt"
+MAX_POLICY_BYTES = 64 * 1024
+USER_AGENT = "mailtls (MTA-STS policy check)"
+
+
+def _addresses(dns: DnsClient, host: str) -> tuple[list[str], tuple[DnsAnswer, ...], str | None]:
+    a = dns.query(host, "A")
+    aaaa = dns.query(host, "AAAA")
+    ips = [*(a.records if a.status == "ok" else ()), *(aaaa.records if aaaa.status == "ok" else ())]
+    failed = [x for x in (a, aaaa) if x.status in ("servfail", "timeout", "error", "refused")]
+    problem = None
+    if not ips:
+        problem = failed[0].describe() if failed else f"{host} has no A or AAAA record"
+    return ips, (a, aaaa), problem
+
+
+def _chain(response: urllib3.BaseHTTPResponse) -> tuple[tuple[bytes, ...], str | None]:
+    sock = getattr(getattr(response, "connection", None), "sock", None)
+    if not isinstance(sock, ssl.SSLSocket):
+        return (), None
+    certs = sock._sslobj.get_unverified_chain() or ()  # type: ignore[attr-defined]
+    der = tuple(c.public_bytes(ssl._ssl.ENCODING_DER) for c in certs)  # type: ignore[attr-defined]
+    return der, sock.version()
+
+
+def fetch_policy(
+    domain: str,
+    dns: DnsClient | None,
+    ca_bundle: Path,
+    timeout: float,
+    skipped: str | None = None,
+    *,
+    resolve: tuple[str, int] | None = None,
+) -> PolicyFetch:
+    """Fetch and record. ``resolve`` = (ip, port) connects there instead of resolving the
+    policy host (like curl --resolve; the probe tests use it)."""
+    host = f"mta-sts.{domain}"
+    url = f"https://{host}{POLICY_PATH}"
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+    if skipped:
+        return PolicyFetch(domain, host, url, now, skipped=skipped)
+    started = time.monotonic()
+    port = 443
+    answers: tuple[DnsAnswer, ...] = ()
+    problem: str | None = None
+    if resolve is not None:
+        ip, port = resolve
+    else:
+        assert dns is not None
+        ips, answers, problem = _addresses(dns, host)
+        ip = ips[0] if ips else ""
+    base = PolicyFetch(domain, host, url, now, dns=answers)
+
+    def done(**kw: object) -> PolicyFetch:
+        return replace(base, elapsed_ms=round((time.monotonic() - started) * 1000, 1), **kw)  # type: ignore[arg-type]
+
+    if problem:
+        return done(failure_kind="dns", failure=problem)
+    headers = {"Host": host, "User-Agent": USER_AGENT, "Accept": "text/plain"}
+    request = (f"GET {POLICY_PATH} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items()))
+    pool = urllib3.HTTPSConnectionPool(
+        ip,
+        port,
+        server_hostname=host,
+        assert_hostname=host,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=str(ca_bundle),
+        timeout=urllib3.Timeout(connect=timeout, read=timeout),
+        retries=False,
+        maxsize=1,
+    )
+    try:
+        response = pool.urlopen(
+            "GET", POLICY_PATH, headers=headers, redirect=False, retries=False,
+            preload_content=False, assert_same_host=False,
+        )  # fmt: skip
+        chain, version = _chain(response)
+        body = b""
+        deadline = time.monotonic() + 4 * timeout
+        while len(body) <= MAX_POLICY_BYTES:
+            chunk = response.read(8192)
+            if not chunk:
+                break
+            body += chunk
+            if time.monotonic() > deadline:
+                raise ReadTimeoutError(pool, POLICY_PATH, "policy body took too long")
+        truncated = len(body) > MAX_POLICY_BYTES
+        response.release_conn()
+        return done(
+            address=ip,
+            request=request,
+            status=response.status,
+            reason=response.reason or "",
+            headers=tuple((k, v) for k, v in response.headers.items()),
+            body=body[:MAX_POLICY_BYTES].decode("utf-8", "replace"),
+            body_bytes=len(body),
+            body_sha256=hashlib.sha256(body[:MAX_POLICY_BYTES]).hexdigest(),
+            truncated=truncated,
+            tls_version=version,
+            chain_der=chain,
+        )
+    except SSLError as exc:
+        return done(address=ip, request=request, failure_kind="tls", failure=f"TLS: {_reason(exc)}")
+    except (ConnectTimeoutError, ReadTimeoutError) as exc:
+        return done(
+            address=ip, request=request, failure_kind="timeout", failure=f"timeout: {_reason(exc)}"
+        )
+    except (NewConnectionError, ProtocolError) as exc:
+        return done(address=ip, request=request, failure_kind="connect", failure=_reason(exc))
+    except HTTPError as exc:
+        return done(address=ip, request=request, failure_kind="http", failure=_reason(exc))
+    finally:
+        pool.close()
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost useful message (urllib3 wraps ssl and socket errors)."""
+    inner: BaseException | None = exc
+    while inner is not None and inner.__cause__ is not None:
+        inner = inner.__cause__
+    text = str(inner or exc)
+    return text[:300]

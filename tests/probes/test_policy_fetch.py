@@ -1,0 +1,102 @@
+"""The MTA-STS policy fetch against small HTTPS servers of our own (real sockets, real TLS):
+redirects are not followed, the body is capped, a silent server times out with a clear message."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mailtls.probes.https import MAX_POLICY_BYTES, fetch_policy
+from tests.probes.smtpserver import ScriptedServer, self_signed
+
+IP = "127.0.19.7"
+DOMAIN = "policy.test"
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
+    cert, key = self_signed(tmp_path_factory.mktemp("certs"), f"mta-sts.{DOMAIN}")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return ctx, cert
+
+
+def _http(answer: bytes) -> Callable[[socket.socket, ssl.SSLContext], None]:
+    def handler(conn: socket.socket, ctx: ssl.SSLContext) -> None:
+        with ctx.wrap_socket(conn, server_side=True) as s:
+            s.recv(4096)
+            s.sendall(answer)
+
+    return handler
+
+
+def _silent(conn: socket.socket, ctx: ssl.SSLContext) -> None:
+    time.sleep(3)
+
+
+@pytest.fixture
+def serve(tls: tuple[ssl.SSLContext, Path]) -> Iterator[Callable[..., tuple[str, int]]]:
+    servers: list[ScriptedServer] = []
+
+    def start(handler: Callable[[socket.socket, ssl.SSLContext], None]) -> tuple[str, int]:
+        srv = ScriptedServer(IP, handler, tls[0])
+        servers.append(srv)
+        return IP, srv.address[1]
+
+    yield start
+    for srv in servers:
+        srv.close()
+
+
+def test_policy_recorded_with_request_and_digest(serve, tls) -> None:  # type: ignore[no-untyped-def]
+    body = b"version: STSv1\r\nmode: enforce\r\nmx: mx.policy.test\r\nmax_age: 86400\r\n"
+    where = serve(
+        _http(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
+            % (len(body), body)
+        )
+    )
+    f = fetch_policy(DOMAIN, None, tls[1], 2.0, resolve=where)
+    assert f.status == 200 and f.body == body.decode() and f.header("content-type") == "text/plain"
+    assert f.request[0] == "GET /.well-known/mta-sts.txt HTTP/1.1"
+    assert f"Host: mta-sts.{DOMAIN}" in f.request
+    assert len(f.body_sha256) == 64 and f.chain_der and not f.truncated
+
+
+def test_redirect_is_recorded_not_followed(serve, tls) -> None:  # type: ignore[no-untyped-def]
+    where = serve(
+        _http(
+            b"HTTP/1.1 301 Moved\r\nLocation: https://elsewhere.test/p\r\nContent-Length: 0\r\n\r\n"
+        )
+    )
+    f = fetch_policy(DOMAIN, None, tls[1], 2.0, resolve=where)
+    assert f.status == 301 and f.header("Location") == "https://elsewhere.test/p"
+
+
+def test_body_is_capped(serve, tls) -> None:  # type: ignore[no-untyped-def]
+    big = b"x" * (MAX_POLICY_BYTES * 3)
+    where = serve(_http(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + big))
+    f = fetch_policy(DOMAIN, None, tls[1], 2.0, resolve=where)
+    assert (
+        f.truncated and f.body_bytes <= MAX_POLICY_BYTES + 8192 and len(f.body) == MAX_POLICY_BYTES
+    )
+
+
+def test_silent_server_times_out_with_a_clear_message(serve, tls) -> None:  # type: ignore[no-untyped-def]
+    where = serve(_silent)
+    started = time.monotonic()
+    f = fetch_policy(DOMAIN, None, tls[1], 0.5, resolve=where)
+    assert time.monotonic() - started < 3
+    assert f.status is None and f.failure_kind in ("timeout", "tls"), f
+    assert f.failure and "time" in f.failure.lower()
+
+
+def test_wrong_name_is_refused(serve, tls) -> None:  # type: ignore[no-untyped-def]
+    where = serve(_http(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+    f = fetch_policy("other.test", None, tls[1], 2.0, resolve=where)
+    assert f.status is None and f.failure_kind == "tls" and f.failure
