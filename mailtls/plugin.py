@@ -335,8 +335,8 @@ def pytest_runtest_makereport(
             f"  fix: {req.fix}"
         )
     report.mailtls_verdict = verdict  # type: ignore[attr-defined]
-    # The report columns and --junitxml <properties> both come from these.
-    report.user_properties += [
+    # The report columns and --junitxml <properties> (read from the item at teardown) use these.
+    properties = [
         ("requirement", req.id),
         ("verdict", verdict),
         ("profile", profile),
@@ -347,6 +347,8 @@ def pytest_runtest_makereport(
         ("ip", target.ip or ""),
         ("waived", "true" if waived else "false"),
     ]
+    report.user_properties += properties
+    item.user_properties += properties
     evidence = item.stash.get(EVIDENCE, [])
     report_plugin.attach_extras(item.config, report, req, verdict, message, evidence)
     state.results[item.nodeid] = {

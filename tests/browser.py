@@ -207,9 +207,13 @@ class Chromium:
                 children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
             except OSError:
                 continue
-            total += next(
-                int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
-            ) if "VmRSS" in status else 0
+            total += (
+                next(
+                    int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
+                )
+                if "VmRSS" in status
+                else 0
+            )
             pids += [int(c) for c in children]
         return total / 1024
 

@@ -11,6 +11,7 @@ import re
 import time
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 import yaml
@@ -47,6 +48,7 @@ def suite(testbed_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory)
             "--timeout=2",
             f"--html={html}",
             "--self-contained-html",
+            f"--junitxml={tmp / 'junit.xml'}",
             "-q",
         ],
         tmp,
@@ -57,6 +59,7 @@ def suite(testbed_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory)
         "output": output,
         "data": data,
         "html": html.read_text(),
+        "junit": (tmp / "junit.xml").read_text(),
         "seconds": time.monotonic() - started,
     }
 
@@ -137,9 +140,15 @@ def test_json_shape(suite: dict[str, Any]) -> None:
             "verdict",
             "message",
             "waived",
+            "waiver",
+            "profile",
+            "severity",
+            "citation",
             "evidence",
         }
         assert r["verdict"] in ("pass", "warn", "fail", "not_applicable", "error")
+        assert r["profile"] == "nist" and r["severity"] in ("critical", "high", "medium", "low")
+        assert r["citation"] and {c["confidence"] for c in r["citation"]} <= {"R", "S", "U"}
 
 
 def test_no_probe_sends_mail_commands(suite: dict[str, Any]) -> None:
@@ -195,3 +204,14 @@ def test_selection_probes_only_what_is_needed(testbed_env: dict[str, Any], tmp_p
     assert all(r["requirement"] == "MX-RESOLVE" for r in data["results"])
     assert "probe(s)" not in output  # no SMTP connection was needed
     assert time.monotonic() - started < 20
+
+
+def test_junit_carries_requirement_and_verdict(suite: dict[str, Any]) -> None:
+    root = ElementTree.fromstring(suite["junit"])
+    cases = root.findall(".//testcase")
+    assert len(cases) == len(suite["data"]["results"])
+    for case in cases:
+        props = {p.get("name"): p.get("value") for p in case.findall("./properties/property")}
+        assert props["requirement"] and props["verdict"] and props["severity"], props
+        if props["verdict"] == "fail" and props["waived"] == "false":
+            assert case.find("failure") is not None, props
