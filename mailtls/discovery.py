@@ -52,7 +52,9 @@ def discover(client: DnsClient, domain: str) -> Discovery:
         return found
     sts = client.query(f"_mta-sts.{domain}", "TXT")
     rpt = client.query(f"_smtp._tls.{domain}", "TXT")
-    return dataclasses.replace(found, mta_sts_txt=sts, tlsrpt_txt=rpt, answers=(*found.answers, sts, rpt))
+    return dataclasses.replace(
+        found, mta_sts_txt=sts, tlsrpt_txt=rpt, answers=(*found.answers, sts, rpt)
+    )
 
 
 def _discover_mx(client: DnsClient, domain: str) -> Discovery:

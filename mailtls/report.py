@@ -30,12 +30,13 @@ def attach_extras(
     message: str,
     evidence: list[object],
 ) -> None:
-    """Evidence for a finding's row: the catalogue's explanation and references to evidence.
+    """Evidence for a finding's row: its message, a link to its requirement, evidence by digest.
 
     Passing and not-applicable rows get none (they leave pytest-html's table, see
-    :func:`pytest_html_results_table_row`); the evidence itself is stored once per observation
-    in the report and referenced by digest, so a chain served to 30 rows is written once.
-    The rule and fix are in the row's log (the finding text), not repeated here.
+    :func:`pytest_html_results_table_row`). The evidence is stored once per observation in the
+    report and referenced by digest, so a chain served to 30 rows is written once; the
+    catalogue's explanation is written once per requirement (Findings by requirement); the rule
+    and fix are in the row's log.
     """
     if verdict in ("pass", "not_applicable"):
         return
@@ -44,15 +45,10 @@ def attach_extras(
     except ImportError:  # pragma: no cover
         return
     index = evidence_index(config)
-    cites = "".join(
-        f"<li>{escape(c.display())} [{'verified' if c.verified else 'unconfirmed'}]</li>"
-        for c in req.citations
-    )
     html = (
         f"<div class='mt-x'><b>{escape(req.id)}</b> - {escape(req.title)}: <b>{escape(verdict)}</b>"
-        f"<br>{escape(message)}<br><b>Why it matters:</b> {escape(req.why)}"
-        f"<ul class='mt-cites'>{cites}</ul>"
-        f"{evidence_buttons(index.ref(e) for e in evidence)}</div>"
+        f"<br>{escape(message)}<br><a href='#req-{escape(req.id)}'>why it matters, citations "
+        f"and every place it failed</a> {evidence_buttons(index.ref(e) for e in evidence)}</div>"
     )
     report.extras = [*getattr(report, "extras", []), extras.html(html)]  # type: ignore[attr-defined]
 
