@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
+import json
 import ssl
+from collections.abc import Iterator
 from html import escape
 from typing import Any
 
+from mailtls import certs
 from mailtls.dane import DaneAssessment
 from mailtls.observations import (
     Discovery,
@@ -44,6 +48,35 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     return obj
+
+
+def digest(obs: object) -> str:
+    """A short content digest of an observation: rows that share one refer to it once."""
+    blob = json.dumps(to_jsonable(obs), sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def chains(obs: object) -> Iterator[tuple[Any, tuple[bytes, ...]]]:
+    """(endpoint, certificate chain) pairs an observation holds, whatever the probe.
+
+    Duck-typed on purpose: any probe whose record has ``chain_der`` (or a ``tls`` session with
+    one) and an ``endpoint`` contributes to the certificate-expiry view without report changes.
+    """
+    for holder in (obs, getattr(obs, "tls", None)):
+        chain = getattr(holder, "chain_der", None)
+        if isinstance(chain, tuple) and chain and all(isinstance(c, bytes) for c in chain):
+            yield getattr(obs, "endpoint", None), chain
+
+
+def _cert_rows(chain: tuple[bytes, ...]) -> list[tuple[str, str]]:
+    rows = []
+    for i, der in enumerate(chain):
+        try:
+            line = certs.summarize(der).line()
+        except ValueError as exc:
+            line = f"unparsable certificate ({exc})"
+        rows.append(("leaf certificate" if i == 0 else f"chain certificate {i}", line))
+    return rows
 
 
 def _table(rows: list[tuple[str, str]]) -> str:
@@ -123,6 +156,7 @@ def render_html(obs: object) -> str:
                 ("SNI sent", obs.tls.server_name or "(none)"),
                 ("certificates served", str(len(obs.tls.chain_der))),
             ]
+            rows += _cert_rows(obs.tls.chain_der)
         if obs.tls_error:
             rows.append(("TLS error", obs.tls_error))
         if obs.failure:

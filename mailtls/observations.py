@@ -399,3 +399,8 @@ class PolicyFetch:
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """Where the policy came from (the certificate-expiry view lists it by this)."""
+        return Endpoint(self.address or "?", 443, self.host)

@@ -16,7 +16,6 @@ import pytest
 from mailtls import __version__, requirements
 from mailtls import report as report_plugin
 from mailtls.dane import DaneAssessment, assess
-from mailtls.evidence import to_jsonable
 from mailtls.inventory import Domain, InventoryError
 from mailtls.observations import (
     Discovery,
@@ -410,26 +409,37 @@ def pytest_runtest_makereport(
     target = item.callspec.params["target"]
     assert isinstance(target, Target)
     req = requirements.get(marker.args[0])
-    waived = False
+    profile = state.profile_for(target.domain)
+    waived, waiver = False, None
     if verdict == "warn" and not state.strict:
         report.outcome = "passed"
         report.longrepr = None
     if verdict in ("fail", "warn"):
-        waived, note = _apply_waiver(state, target, req.id, report, message)
+        waived, note, waiver = _apply_waiver(state, target, req.id, report, message)
         message += note
     if verdict != "pass" and report.longrepr is not None and not report.skipped:
         # A short, readable finding instead of a traceback: the check's code is not the evidence.
-        report.longrepr = f"{req.id} [{verdict}] {message}\n  rule: {req.rule}\n  fix: {req.fix}"
+        report.longrepr = (
+            f"{req.id} [{verdict}] {message}\n  rule ({profile}): {req.rule_for(profile)}\n"
+            f"  fix: {req.fix}"
+        )
     report.mailtls_verdict = verdict  # type: ignore[attr-defined]
-    report.user_properties += [
+    # The report columns and --junitxml <properties> (read from the item at teardown) use these.
+    properties = [
         ("requirement", req.id),
         ("verdict", verdict),
+        ("profile", profile),
+        ("severity", req.severity_for(profile)),
+        ("citation", req.citation_text()),
         ("domain", target.domain),
         ("host", target.host or ""),
         ("ip", target.ip or ""),
+        ("waived", "true" if waived else "false"),
     ]
+    report.user_properties += properties
+    item.user_properties += properties
     evidence = item.stash.get(EVIDENCE, [])
-    report_plugin.attach_extras(report, req, verdict, message, evidence)
+    report_plugin.attach_extras(item.config, report, req, verdict, message, evidence)
     state.results[item.nodeid] = {
         "test": item.nodeid,
         "requirement": req.id,
@@ -439,23 +449,30 @@ def pytest_runtest_makereport(
         "port": target.port,
         "verdict": verdict,
         "message": message,
+        "profile": profile,
+        "severity": req.severity_for(profile),
+        "citation": [c.as_json() for c in req.citations],
         "waived": waived,
-        "evidence": [to_jsonable(e) for e in evidence],
+        "waiver": waiver,
+        "evidence": list(evidence),  # observation objects, shared; JSON-encoded when written
     }
     return report
 
 
 def _apply_waiver(
     state: MailtlsRun, target: Target, req_id: str, report: pytest.TestReport, message: str
-) -> tuple[bool, str]:
+) -> tuple[bool, str, dict[str, Any] | None]:
+    """(waived, note for the message, the waiver as data) for a fail or warn result."""
     today = dt.datetime.now(dt.UTC).date()
     for waiver in state.domain(target.domain).waivers:
         if not waiver.covers(req_id, target.host):
             continue
+        info = {"reason": waiver.reason, "expires": str(waiver.expires), "expired": False}
         if waiver.expired(today):
-            return False, f" [waiver expired on {waiver.expires}: {waiver.reason}]"
+            info["expired"] = True
+            return False, f" [waiver expired on {waiver.expires}: {waiver.reason}]", info
         if report.failed:
             report.outcome = "skipped"
             report.wasxfail = f"waived until {waiver.expires}: {waiver.reason}"
-        return True, f" [waived until {waiver.expires}: {waiver.reason}]"
-    return False, ""
+        return True, f" [waived until {waiver.expires}: {waiver.reason}]", info
+    return False, "", None

@@ -11,32 +11,46 @@ from typing import Any
 import pytest
 
 from mailtls import __version__, gate, requirements
-from mailtls.evidence import render_html, to_jsonable
+from mailtls.evidence import to_jsonable
 from mailtls.runstate import RUN
+from mailtls.summary import EvidenceIndex, evidence_buttons, summary_html
+
+EVIDENCE_INDEX = pytest.StashKey[EvidenceIndex]()
+
+
+def evidence_index(config: pytest.Config) -> EvidenceIndex:
+    return config.stash.setdefault(EVIDENCE_INDEX, EvidenceIndex())
 
 
 def attach_extras(
+    config: pytest.Config,
     report: pytest.TestReport,
     req: requirements.Requirement,
     verdict: str,
     message: str,
     evidence: list[object],
 ) -> None:
+    """Evidence for a finding's row: its message, a link to its requirement, evidence by digest.
+
+    Passing and not-applicable rows get none (they leave pytest-html's table, see
+    :func:`pytest_html_results_table_row`). The evidence is stored once per observation in the
+    report and referenced by digest, so a chain served to 30 rows is written once; the
+    catalogue's explanation is written once per requirement (Findings by requirement); the rule
+    and fix are in the row's log.
+    """
+    if verdict in ("pass", "not_applicable"):
+        return
     try:
         from pytest_html import extras
     except ImportError:  # pragma: no cover
         return
-    head = (
-        f"<div class='mailtls-verdict'><b>{escape(req.id)}</b> - {escape(req.title)}: "
-        f"<b>{escape(verdict)}</b><br>{escape(message)}<br><i>{escape(req.citation_text())}</i>"
-        f"<br>Rule: {escape(req.rule)}<br>Fix: {escape(req.fix)}</div>"
+    index = evidence_index(config)
+    html = (
+        f"<div class='mt-x'><b>{escape(req.id)}</b> - {escape(req.title)}: <b>{escape(verdict)}</b>"
+        f"<br>{escape(message)}<br><a href='#req-{escape(req.id)}'>why it matters, citations "
+        f"and every place it failed</a> {evidence_buttons(index.ref(e) for e in evidence)}</div>"
     )
-    body = "".join(render_html(e) for e in evidence)
-    report.extras = [  # type: ignore[attr-defined]
-        *getattr(report, "extras", []),
-        extras.html(head + body),
-        extras.json([to_jsonable(e) for e in evidence], name="evidence JSON"),
-    ]
+    report.extras = [*getattr(report, "extras", []), extras.html(html)]  # type: ignore[attr-defined]
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
@@ -57,20 +71,42 @@ def pytest_html_report_title(report: Any) -> None:
     report.title = "mailtls - email transport security report"
 
 
-COLUMNS = ("requirement", "verdict", "domain", "host", "ip")
+COLUMNS = ("requirement", "verdict", "severity", "profile", "domain", "host", "ip")
+TITLES = {"ip": "IP"}
 
 
 def pytest_html_results_table_header(cells: list[str]) -> None:
     for offset, name in enumerate(COLUMNS):
-        title = "IP" if name == "ip" else name.capitalize()
+        title = TITLES.get(name, name.capitalize())
         cells.insert(1 + offset, f'<th class="sortable" data-column-type="{name}">{title}</th>')
+    cells.insert(1 + len(COLUMNS), "<th>Citation</th>")
 
 
 def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
+    """Findings only: passing and not-applicable rows leave the table (summary lists them).
+
+    pytest-html 4 draws every row in JavaScript on open and on each click; 30,000 rows take
+    close to a minute. Passed setup/teardown reports never make rows of their own; dropping
+    them too keeps pytest-html from storing an empty entry per test.
+    """
     props = dict(report.user_properties)
+    verdict = props.get("verdict")
+    if verdict in ("pass", "not_applicable") or (report.when != "call" and report.passed):
+        cells.clear()
+        return
+    if verdict is None:
+        return
+    test_id = report.nodeid + ("" if report.when == "call" else f"::{report.when}")
+    cells[1] = f'<td class="col-testId">{escape(test_id)}</td>'  # pytest-html does not escape it
+    shown = dict(props)
+    if props.get("waived") == "true":
+        shown["verdict"] = f"{verdict} (waived)"
     for offset, name in enumerate(COLUMNS):
-        cells.insert(1 + offset, f'<td class="col-{name}">{escape(str(props.get(name, "")))}</td>')
-    if props.get("verdict") == "error":
+        cells.insert(1 + offset, f'<td class="col-{name}">{escape(str(shown.get(name, "")))}</td>')
+    cells.insert(
+        1 + len(COLUMNS), f'<td class="col-citation">{escape(str(props.get("citation", "")))}</td>'
+    )
+    if verdict == "error":
         cells[0] = '<td class="col-result">Error</td>'
 
 
@@ -80,9 +116,7 @@ def pytest_html_results_summary(
     state = session.config.stash.get(RUN, None)
     if state is None or state.inventory is None:
         return
-    from mailtls.summary import summary_html
-
-    prefix.append(summary_html(state))
+    prefix.append(summary_html(state, evidence_index(session.config)))
 
 
 # ---------------------------------------------------------------- machine output
@@ -119,7 +153,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "resolver": str(state.resolver),
             "ca_bundle": str(state.ca_bundle),
         },
-        "results": list(state.results.values()),
+        "results": [
+            {**r, "evidence": [to_jsonable(e) for e in r["evidence"]]}
+            for r in state.results.values()
+        ],
     }
     state.evidence_json.parent.mkdir(parents=True, exist_ok=True)
     state.evidence_json.write_text(

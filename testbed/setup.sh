@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(postfix libsasl2-modules unbound nsd ldnsutils nginx bind9-dnsutils swaks testssl.sh openssl iproute2 ca-certificates)
+APT_PACKAGES=(postfix libsasl2-modules unbound nsd ldnsutils nginx bind9-dnsutils swaks testssl.sh openssl iproute2 ca-certificates chromium chromium-driver)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

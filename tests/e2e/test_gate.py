@@ -59,6 +59,14 @@ def test_valid_waiver_does_not_gate(testbed_env: dict[str, Any], tmp_path: Path)
     ]
     assert "MTA-STS rollout in Q1" in waived[0][3]
     assert "relay retired next month" in waived[1][3]
+    smtp_waiver = next(
+        r for r in data["results"] if r["waived"] and r["requirement"] == "SMTP-STARTTLS-OFFERED"
+    )
+    assert smtp_waiver["waiver"] == {
+        "reason": "relay retired next month",
+        "expires": "2099-01-01",
+        "expired": False,
+    }
 
 
 def test_expired_waiver_gates_and_says_so(testbed_env: dict[str, Any], tmp_path: Path) -> None:
@@ -66,10 +74,15 @@ def test_expired_waiver_gates_and_says_so(testbed_env: dict[str, Any], tmp_path:
         "domains:\n  - name: twomx.test\n    waivers:\n      - requirement: SMTP-STARTTLS-OFFERED\n"
         "        reason: old exception\n        expires: 2020-01-01\n"
     )
-    code, out, data = _run(testbed_env, tmp_path, inv)
+    html = tmp_path / "report.html"
+    code, out, data = _run(testbed_env, tmp_path, inv, f"--html={html}", "--self-contained-html")
     assert code == 1
     assert "expired on 2020-01-01" in out
     assert not any(r["waived"] for r in data["results"])
+    assert [r["waiver"]["expired"] for r in data["results"] if r["waiver"]] == [True]
+    report = html.read_text()
+    assert "Gate: FAILED" in report
+    assert "waiver for SMTP-STARTTLS-OFFERED on twomx.test expired on 2020-01-01" in report
 
 
 def test_baseline_gates_only_regressions(testbed_env: dict[str, Any], tmp_path: Path) -> None:
@@ -83,3 +96,14 @@ def test_baseline_gates_only_regressions(testbed_env: dict[str, Any], tmp_path: 
     code, out, _ = _run(testbed_env, tmp_path, "domains: [twomx.test]\n", f"--baseline={baseline}")
     assert code == 0, out
     assert f"unchanged failures (not gating): {failing}" in out
+
+
+def test_profile_per_domain_is_reported_per_row(
+    testbed_env: dict[str, Any], tmp_path: Path
+) -> None:
+    inv = "domains: [good.test, {name: shared.test, profile: ncsc-nl}]\n"
+    _, _, data = _run(testbed_env, tmp_path, inv, "-k", "trusted")
+    trust = {r["domain"]: r for r in data["results"] if r["requirement"] == "CERT-MX-TRUST"}
+    assert trust["good.test"]["profile"] == "nist" and trust["good.test"]["severity"] == "high"
+    assert trust["shared.test"]["profile"] == "ncsc-nl"
+    assert trust["shared.test"]["severity"] == "medium"  # catalogue: profiles.ncsc-nl.severity

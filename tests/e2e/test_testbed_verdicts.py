@@ -11,6 +11,7 @@ import re
 import time
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 import yaml
@@ -53,6 +54,7 @@ def suite(testbed_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory)
             "--timeout=2",
             f"--html={html}",
             "--self-contained-html",
+            f"--junitxml={tmp / 'junit.xml'}",
             "-q",
         ],
         tmp,
@@ -63,6 +65,7 @@ def suite(testbed_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory)
         "output": output,
         "data": data,
         "html": html.read_text(),
+        "junit": (tmp / "junit.xml").read_text(),
         "seconds": time.monotonic() - started,
     }
 
@@ -148,9 +151,15 @@ def test_json_shape(suite: dict[str, Any]) -> None:
             "verdict",
             "message",
             "waived",
+            "waiver",
+            "profile",
+            "severity",
+            "citation",
             "evidence",
         }
         assert r["verdict"] in ("pass", "warn", "fail", "not_applicable", "error")
+        assert r["profile"] == "nist" and r["severity"] in ("critical", "high", "medium", "low")
+        assert r["citation"] and {c["confidence"] for c in r["citation"]} <= {"R", "S", "U"}
 
 
 def test_no_probe_sends_mail_commands(suite: dict[str, Any]) -> None:
@@ -270,3 +279,14 @@ def test_report_shows_the_failing_http_exchange_and_the_dane_digests(suite: dict
     computed = dane["matches"][0]["computed"][0][1]
     assert computed in match["message"] and computed in html
     assert "ab" * 32 in html  # the published digest it was compared with
+
+
+def test_junit_carries_requirement_and_verdict(suite: dict[str, Any]) -> None:
+    root = ElementTree.fromstring(suite["junit"])
+    cases = root.findall(".//testcase")
+    assert len(cases) == len(suite["data"]["results"])
+    for case in cases:
+        props = {p.get("name"): p.get("value") for p in case.findall("./properties/property")}
+        assert props["requirement"] and props["verdict"] and props["severity"], props
+        if props["verdict"] == "fail" and props["waived"] == "false":
+            assert case.find("failure") is not None, props

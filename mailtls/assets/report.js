@@ -1,0 +1,104 @@
+/* mailtls report script: runs before pytest-html's own (it sits in the summary).
+ * 1. A large findings table starts filtered through pytest-html's documented ?visible= and
+ *    ?collapsed= URL parameters, so the page opens fast; the boxes draw the rest.
+ * 2. "All results by domain" and evidence are drawn on demand from inert JSON.
+ * Server text only ever reaches the page through textContent, or as evidence HTML that
+ * mailtls escaped when it wrote the report. */
+(function () {
+  'use strict'
+  const cache = {}
+  const data = (id) => {
+    if (!(id in cache)) {
+      const el = document.getElementById(id)
+      cache[id] = el ? JSON.parse(el.textContent) : null
+    }
+    return cache[id]
+  }
+
+  const meta = data('mailtls-meta')
+  const url = new URL(window.location.href)
+  if (meta && meta.tableRows > meta.limit && !url.searchParams.has('visible')) {
+    const visible = []
+    let drawn = 0
+    for (const [outcome, count] of meta.byOutcome) {
+      if (drawn + count > meta.limit) break
+      visible.push(outcome)
+      if (outcome === 'failed') visible.push('error')
+      drawn += count
+    }
+    url.searchParams.set('visible', visible.join(','))
+    if (!url.searchParams.has('collapsed')) url.searchParams.set('collapsed', 'all')
+    window.history.replaceState({}, '', url.href)
+  }
+
+  const cell = (tr, text, cls) => {
+    const td = document.createElement('td')
+    td.textContent = text
+    if (cls) td.className = cls
+    tr.appendChild(td)
+    return td
+  }
+
+  const evidenceButton = (digest) => {
+    const b = document.createElement('button')
+    b.type = 'button'
+    b.className = 'mt-ev'
+    b.dataset.ev = digest
+    b.textContent = 'evidence ' + digest.slice(0, 8)
+    return b
+  }
+
+  const drawDomain = (details) => {
+    const all = data('mailtls-rows')
+    const rows = all.rows[details.dataset.domain] || []
+    const table = document.createElement('table')
+    table.className = 'mt-rows'
+    const head = table.insertRow()
+    for (const h of ['verdict', 'requirement', 'severity', 'host', 'IP', 'finding', 'evidence']) {
+      const th = document.createElement('th')
+      th.textContent = h
+      head.appendChild(th)
+    }
+    for (const [req, verdict, host, ip, severity, message, evidence] of rows) {
+      const tr = table.insertRow()
+      tr.className = 'mt-' + verdict.split(' ')[0].replace('.', '')
+      cell(tr, verdict)
+      cell(tr, all.reqs[req][0]).title = all.reqs[req][1]
+      cell(tr, severity)
+      cell(tr, host)
+      cell(tr, ip)
+      cell(tr, message)
+      const td = cell(tr, '')
+      evidence.forEach((d) => td.appendChild(evidenceButton(d)))
+    }
+    details.appendChild(table)
+    details.dataset.drawn = '1'
+  }
+
+  document.addEventListener('toggle', (evt) => {
+    const d = evt.target
+    if (d.classList && d.classList.contains('mt-domain') && d.open && !d.dataset.drawn) drawDomain(d)
+  }, true)
+
+  document.addEventListener('click', (evt) => {
+    const button = evt.target.closest ? evt.target.closest('button.mt-ev') : null
+    if (!button) return
+    evt.stopPropagation() // a click in a pytest-html row must not redraw the whole table
+    const next = button.parentElement.querySelector('.mt-ev-body[data-ev="' + button.dataset.ev + '"]')
+    if (next) { next.remove(); return }
+    const body = document.createElement('div')
+    body.className = 'mt-ev-body'
+    body.dataset.ev = button.dataset.ev
+    const html = data('mailtls-evidence')[button.dataset.ev]
+    body.insertAdjacentHTML('beforeend', html === undefined ? '<p>evidence not found</p>' : html)
+    button.parentElement.appendChild(body)
+  }, true)
+
+  const openTarget = () => {
+    if (!window.location.hash) return
+    const el = document.getElementById(decodeURIComponent(window.location.hash.slice(1)))
+    if (el && el.tagName === 'DETAILS') { el.open = true; el.scrollIntoView() }
+  }
+  window.addEventListener('hashchange', openTarget)
+  document.addEventListener('DOMContentLoaded', openTarget)
+})()

@@ -1,0 +1,125 @@
+"""The HTML report in a real browser: server-sent markup stays text, nothing it carries runs.
+
+script.test's fault server puts ``<script>alert(1)</script>`` in its banner and
+``<img src=x onerror=alert(2)>`` in its EHLO reply. The report is opened in headless Chromium
+with ``alert`` replaced by a recorder; the evidence is drawn the way a user draws it (opening
+the domain, clicking every evidence button). A control page carrying the raw payload proves the
+recorder sees an executed payload, so the assertion can fail.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser import Chromium, Page, find_chromium
+from tests.conftest import run_suite
+
+RECORDER = "window.__mt_alerts = [];window.alert = (m) => window.__mt_alerts.push(String(m));"
+BANNER = "<script>alert(1)</script>"
+EHLO = "<img src=x onerror=alert(2)>"
+DRAW_EVIDENCE = """
+new Promise((done) => {
+  for (const d of document.querySelectorAll('details')) d.open = true
+  setTimeout(() => {
+    document.querySelectorAll('button.mt-ev').forEach((b) => b.click())
+    setTimeout(() => done(document.querySelectorAll('.mt-ev-body').length), 500)
+  }, 100)
+})
+"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Chromium]:
+    if find_chromium() is None:
+        msg = "chromium is not installed (apt-get install chromium); the report's escaping is unchecked"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    with Chromium() as chromium:
+        yield chromium
+
+
+def _page(browser: Chromium, path: Path) -> Page:
+    page = browser.page()
+    page.call("Page.addScriptToEvaluateOnNewDocument", source=RECORDER)
+    page.open(path)
+    return page
+
+
+@pytest.fixture(scope="module")
+def report(testbed_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("browser")
+    inventory = tmp / "inventory.yaml"
+    inventory.write_text("domains: [script.test, twomx.test]\n")
+    html = tmp / "report.html"
+    _, output, data = run_suite(
+        [
+            f"--inventory={inventory}",
+            f"--resolver={testbed_env['resolver']}",
+            f"--ca-bundle={testbed_env['ca_bundle']}",
+            "--timeout=2",
+            f"--html={html}",
+            "--self-contained-html",
+            "-q",
+        ],
+        tmp,
+    )
+    assert data is not None and html.exists(), output[-3000:]
+    banners = [
+        line["text"]
+        for r in data["results"]
+        for ev in r["evidence"]
+        for line in ev.get("transcript", [])
+        if r["domain"] == "script.test"
+    ]
+    assert any(BANNER in b for b in banners), "the fault server no longer sends the payload"
+    return html
+
+
+def test_recorder_catches_an_executed_payload(browser: Chromium, tmp_path: Path) -> None:
+    control = tmp_path / "control.html"
+    control.write_text(f"<html><body><p>{BANNER}</p><p>{EHLO}</p></body></html>")
+    page = _page(browser, control)
+    page.evaluate("new Promise((r) => setTimeout(r, 300))")
+    assert page.evaluate("window.__mt_alerts") == ["1", "2"]
+
+
+def test_server_markup_is_shown_as_text_and_never_runs(browser: Chromium, report: Path) -> None:
+    page = _page(browser, report)
+    drawn = page.evaluate(DRAW_EVIDENCE)
+    assert drawn > 0, "no evidence was drawn"
+    text = page.evaluate("document.body.innerText")
+    assert BANNER in text and EHLO in text
+    assert page.evaluate("window.__mt_alerts") == []
+    assert page.evaluate("document.querySelectorAll('img[onerror]').length") == 0
+    # Executable scripts are ours and pytest-html's only; server text sits in inert JSON ones.
+    scripts = page.evaluate(
+        "[...document.scripts].filter((s) => s.type !== 'application/json')"
+        ".map((s) => s.textContent)"
+    )
+    assert len(scripts) == 2 and not any("alert(" in s for s in scripts)
+    assert not [e for e in page.events if e["method"] == "Page.javascriptDialogOpening"]
+
+
+def test_report_holds_ids_citations_and_the_summary(browser: Chromium, report: Path) -> None:
+    page = _page(browser, report)
+    text = page.evaluate("document.body.innerText")
+    for needle in (
+        "Summary: domains × requirement families",
+        "Findings by requirement",
+        "Certificate expiry",
+        "SMTP-STARTTLS-OFFERED",
+        "Fix: ",
+        "RFC 3207",
+        "[section unconfirmed]",
+    ):
+        assert needle in text, needle
+    rows = page.evaluate(
+        "[...document.querySelectorAll('#results-table tbody.results-table-row')].length"
+    )
+    assert rows >= 1  # twomx.test's mx2 does not offer STARTTLS: a finding row
