@@ -48,6 +48,7 @@ _ROW_KEYS = {
     "rule",
     "why",
     "fix",
+    "ports",
 }
 _PROFILE_KEYS = {"severity", "verdict", "params"}
 
