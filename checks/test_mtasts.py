@@ -16,6 +16,7 @@ from mailtls import certs
 from mailtls.mtasts import MAX_AGE_LIMIT, Policy, covering, parse_policy
 from mailtls.observations import Discovery, PolicyFetch, SmtpObservation, TlsScan
 from mailtls.probes.https import MAX_POLICY_BYTES
+from mailtls.requirements import Requirement
 from mailtls.runstate import MailtlsRun
 from mailtls.targets import Target
 from mailtls.verdicts import inconclusive, not_applicable, warn
@@ -133,10 +134,10 @@ def test_max_age_lower(mtasts_policy: PolicyFetch) -> None:
 
 
 @pytest.mark.requirement("MTASTS-MODE-ENFORCE")
-def test_mode_enforce(mtasts_policy: PolicyFetch, profile: str) -> None:
+def test_mode_enforce(mtasts_policy: PolicyFetch, profile: str, requirement: Requirement) -> None:
     """The policy is in enforce mode: only then do senders refuse a downgrade."""
     if mtasts_policy.skipped:
-        assert profile != "ncsc-uk", (
+        assert not requirement.param(profile, "required", False), (
             f"{mtasts_policy.domain}: no MTA-STS policy; UK guidance requires one (enforce)"
         )
         not_applicable(f"{mtasts_policy.domain}: {mtasts_policy.skipped}")

@@ -10,7 +10,8 @@ import pytest
 
 from mailtls import records
 from mailtls.observations import Discovery, DnsAnswer
-from mailtls.verdicts import inconclusive, not_applicable, warn
+from mailtls.requirements import Requirement
+from mailtls.verdicts import inconclusive, judge, not_applicable
 
 
 def _txt(answer: DnsAnswer | None, domain: str) -> tuple[str, ...]:
@@ -32,12 +33,12 @@ def _grammar_problems(found: list[str], parse: Callable[[str], object]) -> list[
 
 
 @pytest.mark.requirement("MTASTS-TXT-UNIQUE")
-def test_one_mta_sts_record(discovery: Discovery, profile: str) -> None:
+def test_one_mta_sts_record(discovery: Discovery, profile: str, requirement: Requirement) -> None:
     """Exactly one ``v=STSv1`` TXT record at ``_mta-sts.<domain>``."""
     d = discovery
     found = records.select(_txt(d.mta_sts_txt, d.domain), "STSv1")
     if not found:
-        assert profile != "ncsc-uk", (
+        assert not requirement.param(profile, "required", False), (
             f"{d.domain}: no MTA-STS record at _mta-sts.{d.domain}; UK guidance asks every "
             "receiving domain to publish an MTA-STS policy"
         )
@@ -88,7 +89,7 @@ def _uses_dane(d: Discovery) -> bool:
 
 
 @pytest.mark.requirement("TLSRPT-WITH-POLICY")
-def test_tlsrpt_with_policy(discovery: Discovery, profile: str) -> None:
+def test_tlsrpt_with_policy(discovery: Discovery, profile: str, requirement: Requirement) -> None:
     """A domain that uses MTA-STS or DANE publishes a valid TLS-RPT record (RFC 8460), so that
     delivery failures caused by its policy are reported back to it."""
     d = discovery
@@ -106,5 +107,4 @@ def test_tlsrpt_with_policy(discovery: Discovery, profile: str) -> None:
     if problem is None:
         return
     message = f"{d.domain} uses {' and '.join(mechanisms)} but has {problem}: failures go unseen"
-    assert profile != "ncsc-uk", message + " (profile ncsc-uk: required)"
-    warn(message)
+    judge(requirement.param(profile, "missing", "warn"), f"{message} (profile {profile})")

@@ -13,8 +13,9 @@ from collections.abc import Callable
 import pytest
 
 from mailtls.observations import Answer, TlsScan
+from mailtls.requirements import Requirement
 from mailtls.tls.suites import CipherSuite, is_nist_approved, is_weak, suite_by_name
-from mailtls.verdicts import inconclusive, not_applicable, warn
+from mailtls.verdicts import inconclusive, judge, not_applicable, warn
 
 
 def _ready(scan: TlsScan) -> None:
@@ -63,19 +64,19 @@ def test_no_ssl(tlsscan: TlsScan) -> None:
 
 
 @pytest.mark.requirement("TLS-V-NO-TLS10-11")
-def test_no_tls10_tls11(tlsscan: TlsScan, profile: str) -> None:
+def test_no_tls10_tls11(tlsscan: TlsScan, profile: str, requirement: Requirement) -> None:
     """TLS 1.0 and 1.1 are refused (SP 800-52r2 §3.1; RFC 8996; NCSC-NL: phase out)."""
     _ready(tlsscan)
     tls10, tls11 = _yes(tlsscan, "tls10"), _yes(tlsscan, "tls11")
     if not (tls10 or tls11):
         return
     accepted = " and ".join(n for n, yes in (("TLS 1.0", tls10), ("TLS 1.1", tls11)) if yes)
-    if profile == "nist" and tls10:
-        raise AssertionError(
-            f"{tlsscan.endpoint}: accepts {accepted} (profile nist: SP 800-52r2 says servers "
-            f"shall not use TLS 1.0)"
-        )
-    warn(f"{tlsscan.endpoint}: accepts {accepted} (profile {profile}: to be phased out)")
+    worst = "tls10" if tls10 else "tls11"  # the catalogue never rates TLS 1.1 worse than 1.0
+    judge(
+        requirement.param(profile, worst, "fail"),
+        f"{tlsscan.endpoint}: accepts {accepted} (profile {profile}: "
+        f"{requirement.profiles[profile].verdict or requirement.rule})",
+    )
 
 
 @pytest.mark.requirement("TLS-V-TLS12")
@@ -91,18 +92,16 @@ def test_tls12_supported(tlsscan: TlsScan) -> None:
 
 
 @pytest.mark.requirement("TLS-V-TLS13")
-def test_tls13_supported(tlsscan: TlsScan, profile: str) -> None:
+def test_tls13_supported(tlsscan: TlsScan, profile: str, requirement: Requirement) -> None:
     """TLS 1.3 is negotiated (SP 800-52r2 §3.1: required since 2024-01-01; NCSC-NL: Good)."""
     _ready(tlsscan)
     if _yes(tlsscan, "tls13"):
         return
-    how = tlsscan.answer("tls13").how
-    if profile == "nist":
-        raise AssertionError(
-            f"{tlsscan.endpoint}: TLS 1.3 is not supported ({how}); profile nist: SP 800-52r2 "
-            f"requires it since 2024-01-01"
-        )
-    warn(f"{tlsscan.endpoint}: TLS 1.3 is not supported ({how}); profile {profile}: advised")
+    judge(
+        requirement.param(profile, "absent", "fail"),
+        f"{tlsscan.endpoint}: TLS 1.3 is not supported ({tlsscan.answer('tls13').how}); "
+        f"profile {profile}: {requirement.profiles[profile].verdict or requirement.rule}",
+    )
 
 
 @pytest.mark.requirement("TLS-CS-NO-WEAK")
@@ -128,9 +127,9 @@ def test_forward_secrecy(tlsscan: TlsScan) -> None:
 
 
 @pytest.mark.requirement("TLS-CS-NIST-APPROVED")
-def test_nist_approved_suites(tlsscan: TlsScan, profile: str) -> None:
+def test_nist_approved_suites(tlsscan: TlsScan, profile: str, requirement: Requirement) -> None:
     """Every accepted suite is on the SP 800-52r2 §3.3.1 list (profile nist)."""
-    if profile != "nist":
+    if not requirement.param(profile, "applies", True):
         not_applicable(
             f"profile {profile}: the SP 800-52r2 list is a NIST rule; weak suites are judged by "
             "TLS-CS-NO-WEAK"
@@ -143,9 +142,10 @@ def test_nist_approved_suites(tlsscan: TlsScan, profile: str) -> None:
     )
     chacha = [v for v, q in (("TLS 1.2", "chacha12"), ("TLS 1.3", "chacha13")) if _yes(tlsscan, q)]
     if chacha:
-        warn(
+        judge(
+            requirement.param(profile, "chacha20", "warn"),
             f"{tlsscan.endpoint}: accepts ChaCha20-Poly1305 in {' and '.join(chacha)}, which "
-            "SP 800-52r2 does not list (NCSC-NL rates it Good)"
+            "SP 800-52r2 does not list (NCSC-NL rates it Good)",
         )
 
 

@@ -248,6 +248,14 @@ def _record(request: pytest.FixtureRequest, obs: object) -> None:
 
 
 @pytest.fixture
+def requirement(request: pytest.FixtureRequest) -> requirements.Requirement:
+    """The catalogue row the check asserts (its per-profile parameters, rule and severity)."""
+    marker = request.node.get_closest_marker("requirement")
+    assert marker is not None, f"{request.node.nodeid}: no @pytest.mark.requirement"
+    return requirements.get(marker.args[0])
+
+
+@pytest.fixture
 def domain_settings(target: Target, mailtls_run: MailtlsRun) -> Domain:
     """The inventory entry of the target's domain."""
     return mailtls_run.domain(target.domain)

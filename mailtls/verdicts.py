@@ -36,3 +36,13 @@ def warn(message: str) -> NoReturn:
 
 def not_applicable(reason: str) -> NoReturn:
     pytest.skip(NA_PREFIX + reason)
+
+
+def judge(level: object, message: str) -> None:
+    """Apply a profile's level from the catalogue (``fail``, ``warn`` or ``pass``) to a finding."""
+    if level == "fail":
+        raise AssertionError(message)
+    if level == "warn":
+        warn(message)
+    if level != "pass":
+        raise ValueError(f"catalogue level {level!r} is not fail, warn or pass")

@@ -151,3 +151,28 @@ def test_421_mid_scan_is_inconclusive_never_pass(
         assert no_ssl["verdict"] == "error", no_ssl
     assert any(r["verdict"] == "error" for r in tls_rows)
     assert code != 0  # errors gate the run
+
+
+def test_profiles_come_from_the_catalogue(testbed_env: dict[str, Any], tmp_path: Path) -> None:
+    """The same observations, judged under nist and ncsc-uk (catalogue `profiles:` params)."""
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(
+        "domains: [oldtls.test, {name: tls12only.test, profile: ncsc-uk}, "
+        "{name: good.test, profile: ncsc-uk}]\n"
+    )
+    _code, output, data = run_suite(
+        [
+            f"--inventory={inventory}",
+            f"--resolver={testbed_env['resolver']}",
+            f"--ca-bundle={testbed_env['ca_bundle']}",
+            "-k",
+            "tls10 or tls13 or nist_approved or one_mta_sts",
+        ],
+        tmp_path,
+    )
+    assert data is not None, output[-3000:]
+    got = {(r["domain"], r["requirement"]): (r["verdict"], r["profile"]) for r in data["results"]}
+    assert got[("oldtls.test", "TLS-V-NO-TLS10-11")] == ("fail", "nist")
+    assert got[("tls12only.test", "TLS-V-TLS13")] == ("warn", "ncsc-uk")
+    assert got[("tls12only.test", "TLS-CS-NIST-APPROVED")] == ("not_applicable", "ncsc-uk")
+    assert got[("good.test", "MTASTS-TXT-UNIQUE")] == ("fail", "ncsc-uk")  # UK: MTA-STS required
