@@ -112,6 +112,9 @@ def _facts(state: MailtlsRun) -> str:
 # ---------------------------------------------------------------- matrix
 
 
+HEADLINE = "DOWNGRADE-PROTECTED"  # the first column: can senders be silently downgraded?
+
+
 def _worst(counts: Counter[str]) -> str:
     return next((v for v in ORDER if counts[v]), "none")
 
@@ -120,16 +123,28 @@ def _matrix(state: MailtlsRun, results: Sequence[Mapping[str, Any]]) -> str:
     assert state.inventory is not None
     counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     families: list[str] = []
+    headline: dict[str, Mapping[str, Any]] = {}
     for res in results:
+        if res["requirement"] == HEADLINE:
+            headline[res["domain"]] = res
         fam = requirements.get(res["requirement"]).family
         if fam not in families:
             families.append(fam)
         verdict = "pass" if res.get("waived") else res["verdict"]  # waived: visible, not red
         counts[(res["domain"], fam)][verdict] += 1
     head = "".join(f"<th>{escape(f)}</th>" for f in families)
+    if headline:
+        head = f"<th title='{HEADLINE}'>downgrade-protected?</th>" + head
     body = []
     for dom in state.inventory.domains:
         cells = []
+        if headline:
+            h = headline.get(dom.name)
+            word = verdict_label(h) if h else "-"
+            why = (h or {}).get("message", "") or "every MX is protected by DANE or MTA-STS enforce"
+            short = why if len(why) <= 160 else why[:157] + "..."
+            cls = ("pass" if h.get("waived") else h["verdict"]) if h else "none"
+            cells.append(f"<td class='mt-{escape(cls)}'><b>{escape(word)}</b> {escape(short)}</td>")
         for fam in families:
             c = counts.get((dom.name, fam), Counter())
             text = " ".join(f"{c[v]} {SHORT[v]}" for v in ORDER if c[v]) or "-"

@@ -290,3 +290,12 @@ def test_junit_carries_requirement_and_verdict(suite: dict[str, Any]) -> None:
         assert props["requirement"] and props["verdict"] and props["severity"], props
         if props["verdict"] == "fail" and props["waived"] == "false":
             assert case.find("failure") is not None, props
+
+
+def test_downgrade_headline_leads_the_summary(suite: dict[str, Any]) -> None:
+    html = suite["html"]
+    matrix = html[html.index("<table class='mt-matrix'>") :]
+    header = matrix[: matrix.index("</tr>")]
+    assert "<th>domain</th><th title='DOWNGRADE-PROTECTED'>downgrade-protected?</th>" in header
+    row = matrix[matrix.index("#dom-twomx.test") :]
+    assert "a STARTTLS downgrade of" in row[: row.index("</tr>")]
