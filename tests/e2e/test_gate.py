@@ -107,3 +107,32 @@ def test_profile_per_domain_is_reported_per_row(
     assert trust["good.test"]["profile"] == "nist" and trust["good.test"]["severity"] == "high"
     assert trust["shared.test"]["profile"] == "ncsc-nl"
     assert trust["shared.test"]["severity"] == "medium"  # catalogue: profiles.ncsc-nl.severity
+
+
+def test_baseline_names_a_regression_after_the_testbed_got_worse(
+    testbed_env: dict[str, Any], tmp_path: Path
+) -> None:
+    """A mail team's change gate: the baseline passes, then someone sets the MTA-STS policy of
+    stsgood.test to mode none on the real policy host; only that regression fails the run."""
+    policy = Path(testbed_env["run"]) / "nginx" / "www" / "stsgood.test" / "mta-sts.txt"
+    original = policy.read_bytes()
+    first = tmp_path / "first"
+    first.mkdir()
+    code, out, _ = _run(testbed_env, first, "domains: [stsgood.test]\n")
+    assert code == 0, out
+    try:
+        policy.write_bytes(original.replace(b"mode: enforce", b"mode: none"))
+        code, out, _ = _run(
+            testbed_env,
+            tmp_path,
+            "domains: [stsgood.test]\n",
+            f"--baseline={first / 'evidence.json'}",
+        )
+    finally:
+        policy.write_bytes(original)
+    assert code == 1, out
+    assert (
+        "regressions (gate)" in out
+        and "MTASTS-MODE-ENFORCE" in out
+        and "DOWNGRADE-PROTECTED" in out
+    )
