@@ -155,7 +155,7 @@ def main() -> int:
 
     per_ip: dict[str, dict[str, dict[str, Any]]] = {}
     for res in data["results"]:
-        for ev in res["evidence"]:
+        for ev in (data["observations"][d] for d in res["evidence"]):
             if ev.get("type") in ("SmtpObservation", "TlsScan"):
                 per_ip.setdefault(ev["endpoint"]["ip"], {})[ev["type"] + ev["started"]] = ev
     print(f"round-trip time added by the proxy: {args.rtt_ms:g} ms; whole pytest run {wall:.2f} s")

@@ -79,7 +79,7 @@ def main() -> int:
     per_ip: dict[str, int] = {}
     seen: set[tuple[str, str]] = set()
     for res in data["results"]:
-        for ev in res["evidence"]:
+        for ev in (data["observations"][d] for d in res["evidence"]):
             if ev.get("type") in ("SmtpObservation", "TlsScan"):
                 ep = ev["endpoint"]
                 key = (ep["ip"], ev["type"] + ev["started"])

@@ -32,7 +32,15 @@ def run_suite(
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
     output = proc.stdout + proc.stderr
     data = json.loads(out_json.read_text()) if out_json.exists() else None
-    return proc.returncode, output, data
+    return proc.returncode, output, inflate(data) if data is not None else None
+
+
+def inflate(data: dict[str, Any]) -> dict[str, Any]:
+    """The evidence JSON with every row's observation digests replaced by the observations
+    (the file stores each observation once, in "observations"); "raw" keeps the file as read."""
+    observations = data.get("observations", {})
+    rows = [{**r, "evidence": [observations[d] for d in r["evidence"]]} for r in data["results"]]
+    return {**data, "results": rows, "raw": data}
 
 
 @pytest.fixture(scope="session")

@@ -130,7 +130,12 @@ def test_shared_ip_probed_once(suite: dict[str, Any]) -> None:
 
 def test_json_shape(suite: dict[str, Any]) -> None:
     data = suite["data"]
-    assert set(data) == {"tool", "run", "results"}
+    assert set(data["raw"]) == {"tool", "run", "results", "observations"}
+    stored = data["raw"]["observations"]
+    assert all(isinstance(d, str) and d in stored for r in data["raw"]["results"] for d in r["evidence"])
+    # Each observation is stored once however many rows refer to it.
+    refs = [d for r in data["raw"]["results"] for d in r["evidence"]]
+    assert len(set(refs)) == len(stored) < len(refs)
     assert set(data["run"]) == {
         "started",
         "finished",
