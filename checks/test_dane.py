@@ -13,7 +13,7 @@ import pytest
 
 from mailtls import certs
 from mailtls.dane import DaneAssessment, RecordMatch
-from mailtls.observations import SmtpObservation
+from mailtls.observations import DnsAnswer, SmtpObservation
 from mailtls.verdicts import inconclusive, not_applicable, warn
 
 _FAILED = ("servfail", "timeout", "error", "refused")
@@ -30,14 +30,19 @@ def _chain(d: DaneAssessment, smtp: SmtpObservation) -> None:
         inconclusive(f"{smtp.endpoint}: no certificate chain to match the TLSA records: {cause}")
 
 
+def _looked_up(dane: DaneAssessment) -> DnsAnswer:
+    """The TLSA answer, or an error verdict when there is none to judge."""
+    if dane.tlsa is None:
+        inconclusive(f"{dane.owner}: no TLSA lookup was made")
+    if dane.tlsa.status in _FAILED:
+        inconclusive(f"{dane.owner}: TLSA lookup failed: {dane.tlsa.describe()}")
+    return dane.tlsa
+
+
 @pytest.mark.requirement("DANE-TLSA-PRESENT")
 def test_tlsa_present(dane: DaneAssessment) -> None:
     """A DNSSEC-secure TLSA RRset is published for the MX host (RFC 7672 §2.2)."""
-    tlsa = dane.tlsa
-    if tlsa is None:
-        inconclusive(f"{dane.owner}: no TLSA lookup was made")
-    if tlsa.status in _FAILED:
-        inconclusive(f"{dane.owner}: TLSA lookup failed: {tlsa.describe()}")
+    tlsa = _looked_up(dane)
     if tlsa.status == "ok" and not tlsa.authenticated:
         not_applicable(
             f"{dane.owner}: TLSA records exist but are not DNSSEC-secure, so DANE is NOT in "
@@ -59,11 +64,7 @@ def test_tlsa_present(dane: DaneAssessment) -> None:
 @pytest.mark.requirement("DANE-TLSA-DENIAL")
 def test_tlsa_denial(dane: DaneAssessment) -> None:
     """Where no TLSA exists, the signed zone proves it (NSEC/NSEC3), so senders can go on."""
-    tlsa = dane.tlsa
-    if tlsa is None:
-        inconclusive(f"{dane.owner}: no TLSA lookup was made")
-    if tlsa.status in _FAILED:
-        inconclusive(f"{dane.owner}: TLSA lookup failed: {tlsa.describe()}")
+    tlsa = _looked_up(dane)
     if tlsa.status == "ok":
         not_applicable(f"{dane.owner}: TLSA records exist")
     if not dane.zone_secure:

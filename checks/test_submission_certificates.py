@@ -8,12 +8,12 @@ import datetime as dt
 
 import pytest
 
-from mailtls import certs
+from mailtls import certchecks, certs
 from mailtls.inventory import Domain
 from mailtls.observations import SmtpObservation
 from mailtls.runstate import MailtlsRun
 from mailtls.targets import Target
-from mailtls.verdicts import not_applicable, warn
+from mailtls.verdicts import not_applicable
 
 
 def _leaf(smtp: SmtpObservation) -> certs.CertSummary:
@@ -65,24 +65,15 @@ def test_submission_certificate_expiry_margin(
     smtp: SmtpObservation, domain_settings: Domain
 ) -> None:
     """More than ``expiry_warning_days`` (default 60) remain before the leaf expires."""
-    leaf = _leaf(smtp)
-    left = (leaf.not_after - dt.datetime.now(dt.UTC)).total_seconds() / 86400
-    if left < 0:
-        not_applicable(f"{smtp.endpoint}: already expired (see CERT-SUBMIT-VALIDITY)")
-    if left <= domain_settings.expiry_warning_days:
-        warn(
-            f"{smtp.endpoint}: certificate expires in {left:.0f} days ({leaf.not_after:%Y-%m-%d}), "
-            f"within the {domain_settings.expiry_warning_days}-day margin"
-        )
+    certchecks.expiry_margin(
+        smtp.endpoint, _leaf(smtp), domain_settings.expiry_warning_days, "CERT-SUBMIT-VALIDITY"
+    )
 
 
 @pytest.mark.requirement("CERT-SUBMIT-KEY")
 def test_submission_certificate_key(smtp: SmtpObservation, profile: str) -> None:
     """The leaf key is RSA ≥ 2048 bits or ECDSA on P-256/P-384 (P-521 accepted)."""
-    verdict, finding = certs.rate_key(_leaf(smtp), profile)
-    if verdict == "warn":
-        warn(f"{smtp.endpoint}: {finding}")
-    assert verdict == "pass", f"{smtp.endpoint}: {finding}"
+    certchecks.key_strength(smtp.endpoint, _leaf(smtp), profile)
 
 
 @pytest.mark.requirement("CERT-SUBMIT-SIGHASH")
@@ -90,5 +81,4 @@ def test_submission_certificate_signatures(smtp: SmtpObservation) -> None:
     """No certificate served (other than a self-signed root) is signed with SHA-1 or MD5."""
     _leaf(smtp)
     assert smtp.tls is not None
-    weak = certs.weak_signatures(smtp.tls.chain_der)
-    assert not weak, f"{smtp.endpoint}: weak certificate signatures: {'; '.join(weak)}"
+    certchecks.signatures(smtp.endpoint, smtp.tls.chain_der)

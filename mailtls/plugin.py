@@ -352,15 +352,17 @@ def dane(
 @pytest.fixture
 def tlsscan(request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun) -> TlsScan:
     """The hello probes of the target's address: versions, suites and groups it accepts."""
-    obs = _observation(request, "tlsscan", target, mailtls_run)
-    assert isinstance(obs, TlsScan)
-    return obs
+    return _scan(request, "tlsscan", target, mailtls_run)
 
 
 @pytest.fixture
 def tlsversions(request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun) -> TlsScan:
     """Hello probes of the legacy versions only (SSL 2.0 to TLS 1.1), for submission ports."""
-    obs = _observation(request, "tlsversions", target, mailtls_run)
+    return _scan(request, "tlsversions", target, mailtls_run)
+
+
+def _scan(request: pytest.FixtureRequest, name: str, target: Target, state: MailtlsRun) -> TlsScan:
+    obs = _observation(request, name, target, state)
     assert isinstance(obs, TlsScan)
     return obs
 

@@ -132,7 +132,9 @@ def test_json_shape(suite: dict[str, Any]) -> None:
     data = suite["data"]
     assert set(data["raw"]) == {"tool", "run", "results", "observations"}
     stored = data["raw"]["observations"]
-    assert all(isinstance(d, str) and d in stored for r in data["raw"]["results"] for d in r["evidence"])
+    assert all(
+        isinstance(d, str) and d in stored for r in data["raw"]["results"] for d in r["evidence"]
+    )
     # Each observation is stored once however many rows refer to it.
     refs = [d for r in data["raw"]["results"] for d in r["evidence"]]
     assert len(set(refs)) == len(stored) < len(refs)

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
+from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from cryptography.x509.oid import NameOID
 
 from mailtls.dane import association, match_record, parse_tlsa
+from tests.probes.smtpserver import self_signed
 
 
-def _cert(cn: str, issuer_key: ec.EllipticCurvePrivateKey | None = None) -> tuple[bytes, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(issuer_key or key, hashes.SHA256())
-    )
-    spki = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+def _cert(tmp: Path, cn: str) -> tuple[bytes, bytes]:
+    """A certificate from the probe tests' helper, as DER, and its SubjectPublicKeyInfo."""
+    cert_path, _ = self_signed(tmp, cn)
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     return cert.public_bytes(Encoding.DER), spki
 
 
@@ -45,8 +33,8 @@ def test_parse_joins_chunked_hex_and_rejects_junk() -> None:
     assert parse_tlsa("x 1 1 00") is None
 
 
-def test_association_per_selector_and_matching_type() -> None:
-    der, spki = _cert("mx.example")
+def test_association_per_selector_and_matching_type(tmp_path: Path) -> None:
+    der, spki = _cert(tmp_path, "mx.example")
     assert association(der, 0, 0) == der
     assert association(der, 1, 0) == spki
     assert association(der, 1, 1) == hashlib.sha256(spki).digest()
@@ -54,9 +42,9 @@ def test_association_per_selector_and_matching_type() -> None:
     assert association(der, 2, 1) is None and association(der, 1, 3) is None
 
 
-def test_dane_ee_matches_the_leaf_only_and_ta_only_above_it() -> None:
-    leaf, leaf_spki = _cert("mx.example")
-    inter, inter_spki = _cert("Intermediate")
+def test_dane_ee_matches_the_leaf_only_and_ta_only_above_it(tmp_path: Path) -> None:
+    leaf, leaf_spki = _cert(tmp_path, "mx.example")
+    inter, inter_spki = _cert(tmp_path, "intermediate.example")
     chain = (leaf, inter)
     ee = parse_tlsa(f"3 1 1 {hashlib.sha256(leaf_spki).hexdigest()}")
     ta = parse_tlsa(f"2 1 1 {hashlib.sha256(inter_spki).hexdigest()}")
@@ -70,8 +58,8 @@ def test_dane_ee_matches_the_leaf_only_and_ta_only_above_it() -> None:
     assert "no certificate above the leaf" in match_record(ta, (leaf,)).why
 
 
-def test_mismatch_names_both_digests_and_pkix_is_unusable() -> None:
-    leaf, leaf_spki = _cert("mx.example")
+def test_mismatch_names_both_digests_and_pkix_is_unusable(tmp_path: Path) -> None:
+    leaf, leaf_spki = _cert(tmp_path, "mx.example")
     wrong = parse_tlsa("3 1 1 " + "ab" * 32)
     assert wrong is not None
     m = match_record(wrong, (leaf,))
