@@ -155,6 +155,11 @@ def test_ecdhe_groups(tlsscan: TlsScan, profile: str) -> None:
     _ready(tlsscan)
     bad, nist = _yes(tlsscan, "ec_bad"), _yes(tlsscan, "ec_nist")
     if not (bad or nist or tlsscan.ec_groups):
+        if tlsscan.answer("tls12").value == "no" and tlsscan.answer("tls13").value == "yes":
+            not_applicable(
+                f"{tlsscan.endpoint}: TLS 1.3 only; the curves are probed in TLS 1.2 hellos, "
+                "and TLS 1.3 key-share groups are not probed within the connection limit"
+            )
         not_applicable(f"{tlsscan.endpoint}: no ECDHE key exchange was accepted (TLS 1.2)")
     seen = ", ".join(tlsscan.ec_groups) or "(none named)"
     if bad:
