@@ -140,10 +140,19 @@ def test_nist_approved_suites(tlsscan: TlsScan, profile: str, requirement: Requi
         f"{_suites(tlsscan, lambda s: not is_nist_approved(s) and 'CHACHA20' not in s.cipher)}"
         " (static-RSA suites are allowed only under the Appendix D transition)"
     )
+    level = requirement.param(profile, "chacha20", "warn")
+    if _yes(tlsscan, "chacha12") is False and tlsscan.answer("chacha13").value == "unknown":
+        # Everything that could fail is answered; the open question can at worst warn.
+        judge(
+            level if level == "pass" else "warn",
+            f"{tlsscan.endpoint}: no suite outside SP 800-52r2 in TLS 1.2; ChaCha20 in TLS 1.3 "
+            f"was not tested ({tlsscan.answer('chacha13').how}), so this is at most a warning",
+        )
+        return
     chacha = [v for v, q in (("TLS 1.2", "chacha12"), ("TLS 1.3", "chacha13")) if _yes(tlsscan, q)]
     if chacha:
         judge(
-            requirement.param(profile, "chacha20", "warn"),
+            level,
             f"{tlsscan.endpoint}: accepts ChaCha20-Poly1305 in {' and '.join(chacha)}, which "
             "SP 800-52r2 does not list (NCSC-NL rates it Good)",
         )
@@ -153,7 +162,9 @@ def test_nist_approved_suites(tlsscan: TlsScan, profile: str, requirement: Requi
 def test_ecdhe_groups(tlsscan: TlsScan, profile: str) -> None:
     """ECDHE uses only Good curves, and P-256 or P-384 is among them."""
     _ready(tlsscan)
-    bad, nist = _yes(tlsscan, "ec_bad"), _yes(tlsscan, "ec_nist")
+    bad = _yes(tlsscan, "ec_bad")
+    # P-256/P-384 missing is at worst a warning: an open question there does not make an error.
+    nist = tlsscan.answer("ec_nist").value != "no"
     if not (bad or nist or tlsscan.ec_groups):
         if tlsscan.answer("tls12").value == "no" and tlsscan.answer("tls13").value == "yes":
             not_applicable(
@@ -169,6 +180,11 @@ def test_ecdhe_groups(tlsscan: TlsScan, profile: str) -> None:
             f"{', '.join(others)} (all curves seen: {seen})"
         )
         warn(f"{tlsscan.endpoint}: accepts ECDHE with secp224r1 (phase out); curves seen: {seen}")
+    if tlsscan.answer("ec_nist").value == "unknown" and profile == "nist":
+        warn(
+            f"{tlsscan.endpoint}: curves seen: {seen}; whether P-256 or P-384 is accepted was not "
+            f"tested ({tlsscan.answer('ec_nist').how}), so this is at most a warning"
+        )
     if not nist and profile == "nist":
         warn(
             f"{tlsscan.endpoint}: neither P-256 nor P-384 is accepted for ECDHE "
