@@ -41,6 +41,13 @@ def _yes(scan: TlsScan, question: str) -> bool:
     return _known(scan, question).value == "yes"
 
 
+def _left_open_by_limit(scan: TlsScan, question: str) -> bool:
+    """Unanswered only because the per-address connection limit was reached (not because the
+    server rate-limited or broke the scan: that stays an error)."""
+    a = scan.answer(question)
+    return a.value == "unknown" and "connections per address was reached" in a.how
+
+
 def _suites(scan: TlsScan, keep: Callable[[CipherSuite], bool]) -> str:
     """The accepted suites that `keep` selects, with the version they were accepted in."""
     names = [
@@ -141,7 +148,7 @@ def test_nist_approved_suites(tlsscan: TlsScan, profile: str, requirement: Requi
         " (static-RSA suites are allowed only under the Appendix D transition)"
     )
     level = requirement.param(profile, "chacha20", "warn")
-    if _yes(tlsscan, "chacha12") is False and tlsscan.answer("chacha13").value == "unknown":
+    if not _yes(tlsscan, "chacha12") and _left_open_by_limit(tlsscan, "chacha13"):
         # Everything that could fail is answered; the open question can at worst warn.
         judge(
             level if level == "pass" else "warn",
@@ -163,8 +170,10 @@ def test_ecdhe_groups(tlsscan: TlsScan, profile: str) -> None:
     """ECDHE uses only Good curves, and P-256 or P-384 is among them."""
     _ready(tlsscan)
     bad = _yes(tlsscan, "ec_bad")
+    if not _left_open_by_limit(tlsscan, "ec_nist"):
+        _known(tlsscan, "ec_nist")  # rate limited or broken: an error, as for every question
     # P-256/P-384 missing is at worst a warning: an open question there does not make an error.
-    nist = tlsscan.answer("ec_nist").value != "no"
+    nist = tlsscan.answer("ec_nist").value == "yes" or _left_open_by_limit(tlsscan, "ec_nist")
     if not (bad or nist or tlsscan.ec_groups):
         if tlsscan.answer("tls12").value == "no" and tlsscan.answer("tls13").value == "yes":
             not_applicable(
@@ -180,7 +189,7 @@ def test_ecdhe_groups(tlsscan: TlsScan, profile: str) -> None:
             f"{', '.join(others)} (all curves seen: {seen})"
         )
         warn(f"{tlsscan.endpoint}: accepts ECDHE with secp224r1 (phase out); curves seen: {seen}")
-    if tlsscan.answer("ec_nist").value == "unknown" and profile == "nist":
+    if _left_open_by_limit(tlsscan, "ec_nist") and profile == "nist":
         warn(
             f"{tlsscan.endpoint}: curves seen: {seen}; whether P-256 or P-384 is accepted was not "
             f"tested ({tlsscan.answer('ec_nist').how}), so this is at most a warning"
