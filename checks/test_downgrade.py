@@ -1,18 +1,23 @@
 """The headline: can a sender that supports MTA-STS or DANE be silently downgraded?
 
 STARTTLS alone can be stripped by anyone on the path, and the sender then delivers in
-plaintext (or to a forged certificate) without noticing. Two mechanisms stop that: DANE
-(RFC 7672: a DNSSEC-secure, usable TLSA RRset for the MX) and MTA-STS in enforce mode
-(RFC 8461: a policy fetched over HTTPS that names the MX). Each MX needs at least one of them.
+plaintext (or to a forged certificate) without noticing. Two mechanisms stop that, per MX:
+DANE (RFC 7672: a DNSSEC-secure, usable TLSA RRset that matches the chain the MX serves) and
+MTA-STS in enforce mode (RFC 8461: a valid policy that names the MX, whose certificate then
+passes MTASTS-MX-CERT). Each MX needs at least one of them, on every one of its addresses.
 """
 
 from __future__ import annotations
 
-import pytest
+from dataclasses import dataclass
 
-from mailtls import records
+import pytest
+from cryptography import x509
+
+from mailtls import certchecks, certs, dane, records
 from mailtls.mtasts import covering, parse_policy
-from mailtls.observations import Discovery, MxHost, PolicyFetch
+from mailtls.observations import Discovery, MxHost, PolicyFetch, SmtpObservation
+from mailtls.runstate import MailtlsRun
 from mailtls.verdicts import inconclusive, not_applicable, warn
 
 _FAILED = ("servfail", "timeout", "error", "refused")
@@ -32,54 +37,103 @@ def _sts_mode(d: Discovery, policy: PolicyFetch) -> tuple[str | None, tuple[str,
     if policy.status != 200:
         why = f"HTTP {policy.status}" if policy.status is not None else policy.failure or "?"
         return None, (), f"MTA-STS policy not usable ({why})"
+    ctype = (policy.header("Content-Type") or "").split(";", 1)[0].strip().lower()
+    if ctype != "text/plain":
+        return None, (), f"MTA-STS policy not usable (Content-Type {ctype or 'missing'})"
     parsed = parse_policy(policy.body)
     if not parsed.valid:
         return None, (), "MTA-STS policy not usable (" + "; ".join(parsed.errors) + ")"
-    ctype = (policy.header("Content-Type") or "").split(";", 1)[0].strip().lower()
-    if ctype != "text/plain":
-        return None, (), f"MTA-STS policy not usable (Content-Type {ctype})"
     return parsed.mode, parsed.mx, f"MTA-STS mode {parsed.mode}"
 
 
-def _dane(host: MxHost) -> bool:
-    """A DNSSEC-secure TLSA RRset with a usable (DANE-TA/DANE-EE) record."""
-    return bool(host.tlsa_usages() & {2, 3})
+@dataclass
+class _Mx:
+    """What protects one MX host, judged on each of its addresses."""
+
+    name: str
+    dane: str | None = None  # why DANE does not protect it (None: it does)
+    sts: str | None = None  # why MTA-STS enforce does not protect it (None: it does)
+    testing: bool = False  # covered by a testing-mode policy whose checks would pass
+    unknown: str | None = None  # an observation that would decide it is missing
+
+
+def _judge_host(
+    host: MxHost,
+    sessions: dict[tuple[str, str], object],
+    mode: str | None,
+    patterns: tuple[str, ...],
+    roots: list[x509.Certificate],
+) -> _Mx:
+    mx = _Mx(host.name)
+    covered = covering(patterns, host.name) if mode in ("enforce", "testing") else None
+    secure_usable = bool(host.tlsa_usages() & {2, 3})
+    mx.dane = None if secure_usable else "no DNSSEC-secure usable TLSA record"
+    mx.sts = None if covered and mode == "enforce" else "not covered by an enforce policy"
+    mx.testing = bool(covered) and mode == "testing"
+    for ip in host.addresses:
+        smtp = sessions.get((host.name, ip))
+        if not isinstance(smtp, SmtpObservation):
+            mx.unknown = f"no SMTP session with {host.name} at {ip}"
+            continue
+        if secure_usable and mx.dane is None:
+            chain = smtp.tls.chain_der if smtp.tls else ()
+            found = dane.assess(host, chain)
+            if not chain:
+                mx.dane = f"no chain to match at {ip}"
+            elif not any(m.usable and m.matches for m in found.matches):
+                mx.dane = f"the TLSA records match no certificate served at {ip}"
+        if covered:
+            problems = certchecks.authenticated_tls_problems(smtp, host.name, roots)
+            if problems and mode == "enforce":
+                mx.sts = f"MTA-STS enforce, but at {ip}: {'; '.join(problems)}"
+            if problems:
+                mx.testing = False
+    return mx
 
 
 @pytest.mark.requirement("DOWNGRADE-PROTECTED")
-def test_downgrade_protected(discovery: Discovery, mtasts_policy: PolicyFetch) -> None:
+def test_downgrade_protected(
+    discovery: Discovery,
+    mtasts_policy: PolicyFetch,
+    mx_sessions: dict[tuple[str, str], object],
+    mailtls_run: MailtlsRun,
+) -> None:
     """Every MX is protected from a STARTTLS downgrade by DANE or by MTA-STS in enforce mode."""
     d = discovery
-    if d.kind == "null":
-        not_applicable(f"{d.domain} receives no mail (null MX)")
-    if d.kind in ("error", "none"):
-        if d.kind == "none":
-            not_applicable(f"{d.domain} receives no mail (no MX, no address)")
+    if d.kind in ("null", "none"):
+        not_applicable(
+            f"{d.domain} receives no mail ({'null MX' if d.kind == 'null' else 'no MX, no address'})"
+        )
+    if d.kind == "error":
         inconclusive(f"{d.domain}: MX discovery failed: {d.error}")
     if d.mta_sts_txt is not None and d.mta_sts_txt.status in _FAILED:
         inconclusive(f"{d.domain}: the MTA-STS TXT lookup failed: {d.mta_sts_txt.describe()}")
-    failed_tlsa = [h.name for h in d.hosts if h.tlsa is not None and h.tlsa.status in _FAILED]
     mode, patterns, sts_why = _sts_mode(d, mtasts_policy)
-    table, open_hosts, testing_only = [], [], []
-    for host in d.hosts:
-        by = []
-        if _dane(host):
-            by.append("DANE")
-        covered = covering(patterns, host.name) if mode in ("enforce", "testing") else None
-        if covered and mode == "enforce":
-            by.append(f"MTA-STS enforce ({covered})")
-        if not by and covered and mode == "testing":
-            testing_only.append(host.name)
-        if not by:
-            open_hosts.append(host.name)
-        table.append(f"{host.name}: {', '.join(by) or 'nothing'}")
-    summary = f"{d.domain}: " + "; ".join(table) + f" [{sts_why}]"
+    roots = certs.load_roots(mailtls_run.ca_bundle.read_bytes())
+    hosts = [_judge_host(h, mx_sessions, mode, patterns, roots) for h in d.hosts]
+    table = "; ".join(
+        f"{m.name}: "
+        + (
+            ", ".join(
+                x for x, ok in (("DANE", m.dane is None), ("MTA-STS enforce", m.sts is None)) if ok
+            )
+            or "nothing"
+        )
+        for m in hosts
+    )
+    summary = f"{d.domain}: {table} [{sts_why}]"
+    open_hosts = [m for m in hosts if m.dane and m.sts]
     if not open_hosts:
         return
-    if failed_tlsa and set(open_hosts) <= set(failed_tlsa):
-        inconclusive(summary + f"; the TLSA lookup failed for {', '.join(failed_tlsa)}")
-    if set(open_hosts) == set(testing_only):
+    failed_tlsa = [h.name for h in d.hosts if h.tlsa is not None and h.tlsa.status in _FAILED]
+    unknown = [m.unknown for m in open_hosts if m.unknown] + [
+        f"TLSA lookup failed for {n}" for n in failed_tlsa if n in {m.name for m in open_hosts}
+    ]
+    if unknown:
+        inconclusive(summary + "; could not decide: " + "; ".join(unknown))
+    reasons = "; ".join(f"{m.name}: {m.dane}; {m.sts}" for m in open_hosts)
+    if all(m.testing for m in open_hosts):
         warn(summary + ": MTA-STS is only in testing mode, so a downgrade is reported, not refused")
     raise AssertionError(
-        summary + f": a STARTTLS downgrade of {', '.join(open_hosts)} goes unnoticed by senders"
+        summary + f": a STARTTLS downgrade goes unnoticed by senders for {reasons}"
     )

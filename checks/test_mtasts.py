@@ -8,11 +8,9 @@ TLS 1.2+ with a valid certificate (in enforce mode). Every rule below is one of 
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
-from mailtls import certs
+from mailtls import certchecks, certs
 from mailtls.mtasts import MAX_AGE_LIMIT, Policy, covering, parse_policy
 from mailtls.observations import Discovery, PolicyFetch, SmtpObservation, TlsScan
 from mailtls.probes.https import MAX_POLICY_BYTES
@@ -195,27 +193,9 @@ def test_mx_certificate_under_policy(
     p = _applies(mtasts_policy, target)
     if smtp.failure is not None and smtp.tls is None and smtp.ehlo is None:
         inconclusive(f"{smtp.endpoint}: unreachable: {smtp.failure.message}")
-    assert smtp.starttls_offered, f"{smtp.endpoint}: no STARTTLS although mode is {p.mode}"
-    assert smtp.tls is not None and smtp.tls.chain_der, (
-        f"{smtp.endpoint}: the TLS handshake failed ({smtp.tls_error}) although mode is {p.mode}"
-    )
-    chain = smtp.tls.chain_der
-    leaf = certs.summarize(chain[0])
     roots = certs.load_roots(mailtls_run.ca_bundle.read_bytes())
-    now = dt.datetime.now(dt.UTC)
-    problems = []
-    if not (leaf.not_before <= now <= leaf.not_after):
-        problems.append(
-            f"outside its validity ({leaf.not_before:%Y-%m-%d} to {leaf.not_after:%Y-%m-%d})"
-        )
-    if not any(certs.name_matches(n, target.host or "") for n in leaf.sans):
-        problems.append(f"does not name {target.host} (SANs: {', '.join(leaf.sans) or 'none'})")
-    trust = certs.validate(chain, roots, now)
-    if not trust.trusted:
-        problems.append(f"is not trusted: {trust.reason}")
-    assert not problems, (
-        f"{smtp.endpoint}: under MTA-STS mode {p.mode} the certificate " + "; ".join(problems)
-    )
+    problems = certchecks.authenticated_tls_problems(smtp, target.host or "", roots)
+    assert not problems, f"{smtp.endpoint}: under MTA-STS mode {p.mode}: " + "; ".join(problems)
 
 
 @pytest.mark.requirement("MTASTS-MX-TLS12")

@@ -201,6 +201,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         for name in item.fixturenames
         if name in PROBES
     ]
+    # A domain check that asks for `mx_sessions` needs the SMTP session of every MX of its domain.
+    wanted: set[str] = set()
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        target = callspec.params.get("target") if callspec is not None else None
+        if isinstance(target, Target) and "mx_sessions" in getattr(item, "fixturenames", ()):
+            wanted.add(target.domain)
+    needs += [("smtp", t) for t in state.targets("mx") if t.domain in wanted]
     jobs = plan((name, t) for name, t in needs if isinstance(t, Target))
     if not jobs:
         return
@@ -346,6 +354,23 @@ def dane(
     chain = session.tls.chain_der if isinstance(session, SmtpObservation) and session.tls else ()
     found = assess(host, chain)
     _record(request, found)
+    return found
+
+
+@pytest.fixture
+def mx_sessions(
+    request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
+) -> dict[tuple[str, str], object]:
+    """The SMTP session of every address of every MX of the target's domain, by (host, ip):
+    an SmtpObservation, a ProbeCrash, or None where the address is unknown."""
+    found: dict[tuple[str, str], object] = {}
+    for t in mailtls_run.targets("mx"):
+        if t.domain != target.domain or t.host is None or t.ip is None:
+            continue
+        obs = mailtls_run.observations.get(("smtp", PROBES["smtp"].key(t)))
+        found[(t.host, t.ip)] = obs
+        if obs is not None:
+            _record(request, obs)
     return found
 
 
