@@ -477,9 +477,53 @@ def _listing(scan: _Scan) -> None:
                 hello = scan.bundle(f"listing: more {q} suites", [q], listing=True)
 
 
-def _lane_groups(scan: _Scan, hold: Callable[[], int]) -> None:
+def _tls12_hello() -> Hello:
+    """Every TLS 1.2 suite, weak ones last: only a refusal of all of them means 'no TLS 1.2'."""
+    suites = tuple(sorted(LEGACY_SUITES, key=lambda c: is_weak(SUITES[c])))
+    return Hello("version: TLS 1.2 as the highest", TLS12, suites, refusal_answers=("tls12",))
+
+
+def _tls13_only(scan: _Scan, hold: Callable[[], int]) -> None:
+    """When the SMTP session spoke TLS 1.3, ask first whether TLS 1.2 exists at all. If not,
+    the DHE and curve questions are asked in TLS 1.3 instead: a ClientHello with no key share
+    makes the server name, in a HelloRetryRequest, a group it accepts from our list."""
+    flight = scan.send(_tls12_hello(), hold())
+    if flight is None or scan.value("tls12") != "no":
+        return
+    with scan.lock:
+        how = f"TLS 1.2 is not accepted ({scan.answers['tls12'].how}); DHE is a TLS 1.2 question"
+        scan._answer("dhe", "no", how)
+    if scan.open("ec_bad"):
+        scan.send(
+            Hello(
+                "TLS 1.3: groups outside the Good list",
+                TLS13,
+                TLS13_SUITES,
+                groups=BAD_CURVES,
+                key_shares=(),
+                refusal_answers=("ec_bad",),
+            ),
+            hold(),
+        )
+    if scan.open("ec_nist"):
+        scan.send(
+            Hello(
+                "TLS 1.3: P-256 or P-384",
+                TLS13,
+                TLS13_SUITES,
+                groups=NIST_CURVES,
+                key_shares=(SECP256R1,),
+                refusal_answers=("ec_nist",),
+            ),
+            hold(),
+        )
+
+
+def _lane_groups(scan: _Scan, hold: Callable[[], int], session_tls: str | None = None) -> None:
     """Lane 2: the DHE group and the ECDHE curves, each asked only while still open. `hold`
     keeps connections for lane 1's more important questions while it is running."""
+    if session_tls == "TLSv1.3" and scan.open("tls12"):
+        _tls13_only(scan, hold)
     if scan.open("dhe") and scan.open("ec_bad"):
         # One hello for two questions: a refusal answers both. No ffdhe groups are offered: an
         # RFC 7919 server must then use its own group (what most senders get), and one that
@@ -536,10 +580,7 @@ def _chacha13(scan: _Scan, session_tls: str | None) -> None:
 def _last_questions(scan: _Scan) -> None:
     """TLS 1.2 and TLS 1.3 support, when no earlier answer settled them."""
     if scan.open("tls12"):
-        suites = tuple(c for c in LEGACY_SUITES if not is_weak(SUITES[c]))
-        scan.send(
-            Hello("version: TLS 1.2 as the highest", TLS12, suites, refusal_answers=("tls12",))
-        )
+        scan.send(_tls12_hello())
     if scan.open("tls13"):
         scan.send(Hello("version: TLS 1.3", TLS13, TLS13_SUITES, refusal_answers=("tls13",)))
 
@@ -576,7 +617,11 @@ def probe_tlsscan(
             _last_questions(scan)
         else:
             _run_lanes(
-                scan, [lambda: _lane_versions(scan), lambda: _lane_groups(scan, scan.lane1_need)]
+                scan,
+                [
+                    lambda: _lane_versions(scan),
+                    lambda: _lane_groups(scan, scan.lane1_need, session_tls),
+                ],
             )
             _lane_groups(scan, lambda: 0)  # what the hold deferred, now that lane 1 is done
             _chacha13(scan, session_tls)
