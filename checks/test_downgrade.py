@@ -108,6 +108,10 @@ def test_downgrade_protected(
         inconclusive(f"{d.domain}: MX discovery failed: {d.error}")
     if d.mta_sts_txt is not None and d.mta_sts_txt.status in _FAILED:
         inconclusive(f"{d.domain}: the MTA-STS TXT lookup failed: {d.mta_sts_txt.describe()}")
+    if mtasts_policy.failure_kind == "resolver":
+        inconclusive(
+            f"{d.domain}: the MTA-STS policy host could not be resolved: {mtasts_policy.failure}"
+        )
     mode, patterns, sts_why = _sts_mode(d, mtasts_policy)
     roots = certs.load_roots(mailtls_run.ca_bundle.read_bytes())
     hosts = [_judge_host(h, mx_sessions, mode, patterns, roots) for h in d.hosts]

@@ -24,7 +24,7 @@ def _fetched(policy: PolicyFetch) -> PolicyFetch:
     """The HTTP answer, or the verdict that there is none to judge."""
     if policy.skipped:
         not_applicable(f"{policy.domain}: {policy.skipped}")
-    if policy.failure_kind == "dns" and "SERVFAIL" in (policy.failure or ""):
+    if policy.failure_kind == "resolver":
         inconclusive(f"{policy.host}: our resolver failed: {policy.failure}")
     if policy.status != 200:
         not_applicable(f"{policy.url}: no policy was fetched (see MTASTS-FETCH)")
@@ -44,7 +44,7 @@ def test_policy_fetched(mtasts_policy: PolicyFetch) -> None:
     f = mtasts_policy
     if f.skipped:
         not_applicable(f"{f.domain}: {f.skipped}")
-    if f.failure_kind == "dns" and "SERVFAIL" in (f.failure or ""):
+    if f.failure_kind == "resolver":
         inconclusive(f"{f.host}: our resolver failed, so the fetch was not attempted: {f.failure}")
     assert f.status is not None, f"{f.url}: no HTTP answer from {f.address or f.host}: {f.failure}"
     if 300 <= f.status < 400:
@@ -66,7 +66,9 @@ def test_policy_host_certificate(mtasts_policy: PolicyFetch) -> None:
             f"{f.host} ({f.address}): the certificate was refused: {f.failure}; senders discard "
             "the policy"
         )
-    if f.failure_kind == "dns" and "SERVFAIL" not in (f.failure or ""):
+    if f.failure_kind == "resolver":
+        inconclusive(f"{f.host}: our resolver failed: {f.failure}")
+    if f.failure_kind == "dns":
         not_applicable(f"{f.host}: no policy host to check: {f.failure} (see MTASTS-FETCH)")
     if f.status is None:
         inconclusive(f"{f.host}: the policy host could not be reached: {f.failure}")

@@ -393,7 +393,7 @@ class PolicyFetch:
     truncated: bool = False  # the body went on beyond the cap
     tls_version: str | None = None
     chain_der: tuple[bytes, ...] = ()
-    failure_kind: str | None = None  # dns | connect | tls | timeout | http
+    failure_kind: str | None = None  # resolver (ours failed) | dns | connect | tls | timeout | http
     failure: str | None = None
     elapsed_ms: float = 0.0
 

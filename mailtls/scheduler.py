@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mailtls.observations import Discovery, Endpoint, SmtpObservation
+from mailtls.observations import Discovery, Endpoint, PolicyFetch, SmtpObservation
 from mailtls.probes.dns import DnsClient
-from mailtls.probes.https import fetch_policy
+from mailtls.probes.https import POLICY_PATH, fetch_policy
 from mailtls.probes.smtp import SmtpSettings, probe_smtp
 from mailtls.probes.tlsscan import DEFAULT_BUDGET, probe_tlsscan
 from mailtls.targets import Target
@@ -119,6 +119,18 @@ def _run_policy(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) ->
     domain = key[1]
     found = ctx.discoveries.get(domain)
     skipped = None
+    txt = found.mta_sts_txt if found is not None else None
+    if txt is not None and txt.status in ("servfail", "timeout", "error", "refused"):
+        # We cannot tell whether senders would fetch a policy: an error, not "no policy".
+        return PolicyFetch(
+            domain,
+            f"mta-sts.{domain}",
+            f"https://mta-sts.{domain}{POLICY_PATH}",
+            txt.queried_at,
+            dns=(txt,),
+            failure_kind="resolver",
+            failure=f"the _mta-sts TXT lookup failed: {txt.describe()}",
+        )
     if found is None or not found.mta_sts_advertised:
         # No STSv1 TXT record: senders never fetch a policy, and neither do we.
         skipped = f"no v=STSv1 TXT record at _mta-sts.{domain}"

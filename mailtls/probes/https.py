@@ -34,7 +34,11 @@ MAX_POLICY_BYTES = 64 * 1024
 USER_AGENT = "mailtls (MTA-STS policy check)"
 
 
-def _addresses(dns: DnsClient, host: str) -> tuple[list[str], tuple[DnsAnswer, ...], str | None]:
+def _addresses(
+    dns: DnsClient, host: str
+) -> tuple[list[str], tuple[DnsAnswer, ...], str | None, bool]:
+    """Addresses of the policy host, the answers, why there is none, and whether that is our
+    resolver's failure (SERVFAIL, timeout) rather than the domain's (NXDOMAIN, no record)."""
     a = dns.query(host, "A")
     aaaa = dns.query(host, "AAAA")
     ips = [*(a.records if a.status == "ok" else ()), *(aaaa.records if aaaa.status == "ok" else ())]
@@ -42,7 +46,7 @@ def _addresses(dns: DnsClient, host: str) -> tuple[list[str], tuple[DnsAnswer, .
     problem = None
     if not ips:
         problem = failed[0].describe() if failed else f"{host} has no A or AAAA record"
-    return ips, (a, aaaa), problem
+    return ips, (a, aaaa), problem, bool(failed) and not ips
 
 
 def _chain(response: urllib3.BaseHTTPResponse) -> tuple[tuple[bytes, ...], str | None]:
@@ -74,11 +78,12 @@ def fetch_policy(
     port = 443
     answers: tuple[DnsAnswer, ...] = ()
     problem: str | None = None
+    resolver_failed = False
     if resolve is not None:
         ip, port = resolve
     else:
         assert dns is not None
-        ips, answers, problem = _addresses(dns, host)
+        ips, answers, problem, resolver_failed = _addresses(dns, host)
         ip = ips[0] if ips else ""
     base = PolicyFetch(domain, host, url, now, dns=answers)
 
@@ -86,7 +91,7 @@ def fetch_policy(
         return replace(base, elapsed_ms=round((time.monotonic() - started) * 1000, 1), **kw)  # type: ignore[arg-type]
 
     if problem:
-        return done(failure_kind="dns", failure=problem)
+        return done(failure_kind="resolver" if resolver_failed else "dns", failure=problem)
     headers = {"Host": host, "User-Agent": USER_AGENT, "Accept": "text/plain"}
     request = (f"GET {POLICY_PATH} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items()))
     pool = urllib3.HTTPSConnectionPool(
