@@ -92,7 +92,14 @@ def fetch_policy(
 
     if problem:
         return done(failure_kind="resolver" if resolver_failed else "dns", failure=problem)
-    headers = {"Host": host, "User-Agent": USER_AGENT, "Accept": "text/plain"}
+    # Every header http.client would otherwise add is given here, so `request` is exactly what
+    # goes over the wire (without Accept-Encoding, http.client adds "Accept-Encoding: identity").
+    headers = {
+        "Host": host,
+        "User-Agent": USER_AGENT,
+        "Accept": "text/plain",
+        "Accept-Encoding": "identity",
+    }
     request = (f"GET {POLICY_PATH} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items()))
     pool = urllib3.HTTPSConnectionPool(
         ip,
@@ -114,12 +121,14 @@ def fetch_policy(
         body = b""
         deadline = time.monotonic() + 4 * timeout
         while len(body) <= MAX_POLICY_BYTES:
-            chunk = response.read(8192)
+            if time.monotonic() > deadline:
+                raise ReadTimeoutError(pool, POLICY_PATH, "policy body took too long")
+            # read1: what one recv brings. read(8192) keeps reading until it has 8192 bytes,
+            # so a server dripping a byte per second would hold it far beyond the deadline.
+            chunk = response.read1(8192)
             if not chunk:
                 break
             body += chunk
-            if time.monotonic() > deadline:
-                raise ReadTimeoutError(pool, POLICY_PATH, "policy body took too long")
         truncated = len(body) > MAX_POLICY_BYTES
         response.release_conn()
         return done(
@@ -137,12 +146,14 @@ def fetch_policy(
         )
     except SSLError as exc:
         return done(address=ip, request=request, failure_kind="tls", failure=f"TLS: {_reason(exc)}")
+    except (NewConnectionError, ProtocolError) as exc:
+        # Before ConnectTimeoutError: urllib3's NewConnectionError (connection refused,
+        # unreachable) is a subclass of it.
+        return done(address=ip, request=request, failure_kind="connect", failure=_reason(exc))
     except (ConnectTimeoutError, ReadTimeoutError) as exc:
         return done(
             address=ip, request=request, failure_kind="timeout", failure=f"timeout: {_reason(exc)}"
         )
-    except (NewConnectionError, ProtocolError) as exc:
-        return done(address=ip, request=request, failure_kind="connect", failure=_reason(exc))
     except HTTPError as exc:
         return done(address=ip, request=request, failure_kind="http", failure=_reason(exc))
     finally:

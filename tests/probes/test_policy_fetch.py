@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import certifi
 import pytest
 
 from mailtls.probes.https import MAX_POLICY_BYTES, fetch_policy
@@ -100,3 +101,41 @@ def test_wrong_name_is_refused(serve, tls) -> None:  # type: ignore[no-untyped-d
     where = serve(_http(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
     f = fetch_policy("other.test", None, tls[1], 2.0, resolve=where)
     assert f.status is None and f.failure_kind == "tls" and f.failure
+
+
+def test_connection_refused_is_not_a_timeout() -> None:
+    srv = socket.create_server((IP, 0))
+    port = srv.getsockname()[1]
+    srv.close()
+    obs = fetch_policy(DOMAIN, None, Path(certifi.where()), 1.0, resolve=(IP, port))
+    assert obs.failure_kind == "connect" and obs.failure is not None
+    assert "refused" in obs.failure.lower()
+
+
+def test_dripping_body_meets_the_deadline(serve, tls) -> None:  # type: ignore[no-untyped-def]
+    def drip(conn: socket.socket, ctx: ssl.SSLContext) -> None:
+        with ctx.wrap_socket(conn, server_side=True) as s:
+            s.recv(4096)
+            s.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n"
+            )
+            for _ in range(60):
+                s.sendall(b"v")
+                time.sleep(0.2)
+
+    started = time.monotonic()
+    obs = fetch_policy(DOMAIN, None, tls[1], 0.5, resolve=serve(drip))  # budget 4 x 0.5 s
+    assert time.monotonic() - started < 4
+    assert obs.failure_kind == "timeout", obs
+
+
+def test_recorded_request_is_what_went_over_the_wire(serve, tls) -> None:  # type: ignore[no-untyped-def]
+    seen: list[bytes] = []
+
+    def capture(conn: socket.socket, ctx: ssl.SSLContext) -> None:
+        with ctx.wrap_socket(conn, server_side=True) as s:
+            seen.append(s.recv(4096))
+            s.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+
+    obs = fetch_policy(DOMAIN, None, tls[1], 1.0, resolve=serve(capture))
+    assert list(obs.request) == [line for line in seen[0].decode().split("\r\n") if line]
