@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import socket
 import ssl
 import time
 from dataclasses import replace
@@ -145,7 +146,15 @@ def fetch_policy(
             chain_der=chain,
         )
     except SSLError as exc:
-        return done(address=ip, request=request, failure_kind="tls", failure=f"TLS: {_reason(exc)}")
+        chain, version = _refused_chain(ip, port, host, timeout)
+        return done(
+            address=ip,
+            request=request,
+            failure_kind="tls",
+            failure=f"TLS: {_reason(exc)}",
+            chain_der=chain,
+            tls_version=version,
+        )
     except (NewConnectionError, ProtocolError) as exc:
         # Before ConnectTimeoutError: urllib3's NewConnectionError (connection refused,
         # unreachable) is a subclass of it.
@@ -158,6 +167,26 @@ def fetch_policy(
         return done(address=ip, request=request, failure_kind="http", failure=_reason(exc))
     finally:
         pool.close()
+
+
+def _refused_chain(
+    ip: str, port: int, host: str, timeout: float
+) -> tuple[tuple[bytes, ...], str | None]:
+    """The chain a refused policy host serves, for the evidence and the expiry view: a second
+    handshake without verification, closed at once (no HTTP request is sent on it)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((ip, port), timeout=timeout) as raw,
+            ctx.wrap_socket(raw, server_hostname=host) as tls,
+        ):
+            certs = tls._sslobj.get_unverified_chain() or ()  # type: ignore[attr-defined]
+            der = tuple(c.public_bytes(ssl._ssl.ENCODING_DER) for c in certs)  # type: ignore[attr-defined]
+            return der, tls.version()
+    except (OSError, ValueError):
+        return (), None
 
 
 def _reason(exc: BaseException) -> str:

@@ -101,6 +101,8 @@ def test_wrong_name_is_refused(serve, tls) -> None:  # type: ignore[no-untyped-d
     where = serve(_http(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
     f = fetch_policy("other.test", None, tls[1], 2.0, resolve=where)
     assert f.status is None and f.failure_kind == "tls" and f.failure
+    # The refused chain is still recorded (evidence, certificate-expiry view); no HTTP was sent.
+    assert len(f.chain_der) == 1 and f.tls_version
 
 
 def test_connection_refused_is_not_a_timeout() -> None:
