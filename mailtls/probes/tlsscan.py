@@ -537,11 +537,13 @@ def _lane_groups(scan: _Scan, hold: Callable[[], int], session_tls: str | None =
         )
         scan.send(hello, hold())
     if scan.open("dhe"):
-        hello = Hello("DHE: which group", TLS12, DHE_SUITES, groups=NIST_CURVES)
-        scan.send(replace(hello, refusal_answers=("dhe",)), hold())
+        hello = Hello("DHE: which group", TLS12, DHE_SUITES, NIST_CURVES, ("dhe",))
+        scan.send(hello, hold())
     if scan.open("ec_bad"):
-        hello = Hello("ECDHE: curves outside the Good list", TLS12, ECDHE_SUITES, groups=BAD_CURVES)
-        scan.send(replace(hello, refusal_answers=("ec_bad",)), hold())
+        hello = Hello(
+            "ECDHE: curves outside the Good list", TLS12, ECDHE_SUITES, BAD_CURVES, ("ec_bad",)
+        )
+        scan.send(hello, hold())
     if scan.open("ec_nist"):
         hello = Hello(
             "ECDHE: P-256 or P-384, in TLS 1.2",
