@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: size and opening time of the HTML report for a 1,000-domain run (~30,000 rows).
 
-    python3 bench/bench_report.py [--domains=1000] [--keep=DIR]
+    .venv/bin/python bench/bench_report.py [--domains=1000] [--keep=DIR]
 
 Generates a synthetic run that renders through the real path: an inner pytest with the mailtls
 plugin, pytest-html 4 and our hooks. Only the network is replaced: a bench conftest presets the

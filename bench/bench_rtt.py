@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: the full default suite per MX with 40 ms of round-trip time, and its connections.
 
-    python3 bench/bench_rtt.py [--rtt-ms=40] [--resolver=127.0.10.2] [--ca-bundle=testbed/run/ca.pem]
+    .venv/bin/python bench/bench_rtt.py [--rtt-ms=40] [--resolver=127.0.10.2] [--ca-bundle=$(testbed.py path ca)]
 
 The kernel's netem qdisc is not available everywhere (not on our CI machines), so the delay comes
 from a small proxy of our own: for every `rtt-*.test` domain of testbed/scenarios.yaml it listens
@@ -31,6 +31,9 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "testbed"))
+from tb.common import RUN  # noqa: E402  (the testbed's runtime folder, outside the checkout)
+
 SCENARIOS = yaml.safe_load((REPO / "testbed" / "scenarios.yaml").read_text())
 
 
@@ -117,8 +120,8 @@ def main() -> int:
     )
     ap.add_argument("--rtt-ms", type=float, default=40.0)
     ap.add_argument("--resolver", default="127.0.10.2")
-    ap.add_argument("--ca-bundle", default=str(REPO / "testbed" / "run" / "ca.pem"))
-    ap.add_argument("--postfix-log", default=str(REPO / "testbed" / "run" / "postfix" / "maillog"))
+    ap.add_argument("--ca-bundle", default=str(RUN / "ca.pem"))
+    ap.add_argument("--postfix-log", default=str(RUN / "postfix" / "maillog"))
     args = ap.parse_args()
 
     listener_by_ip = {item["ip"]: item["name"] for item in SCENARIOS["listeners"]}

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark: wall time and connections per MX IP for a full run over an inventory.
 
-    python3 bench/bench_suite.py [--inventory=inventories/demo.yaml] [--resolver=127.0.10.2]
-                                 [--ca-bundle=testbed/run/ca.pem] [--timeout=3]
+    .venv/bin/python bench/bench_suite.py [--inventory=inventories/demo.yaml] [--resolver=127.0.10.2]
+                                 [--ca-bundle=$(testbed.py path ca)] [--timeout=3]
 
 Prints figures; asserts nothing. Connections are counted twice: by the probes (what mailtls
 believes it opened, from the evidence JSON) and, where the testbed's Postfix log is available, at
@@ -22,6 +22,8 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "testbed"))
+from tb.common import RUN  # noqa: E402  (the testbed's runtime folder, outside the checkout)
 
 
 def postfix_connects(log: Path, since: int) -> Counter[str]:
@@ -45,9 +47,9 @@ def main() -> int:
     )
     ap.add_argument("--inventory", default=str(REPO / "inventories" / "demo.yaml"))
     ap.add_argument("--resolver", default="127.0.10.2")
-    ap.add_argument("--ca-bundle", default=str(REPO / "testbed" / "run" / "certs" / "ca.pem"))
+    ap.add_argument("--ca-bundle", default=str(RUN / "ca.pem"))
     ap.add_argument("--timeout", default="3")
-    ap.add_argument("--postfix-log", default=str(REPO / "testbed" / "run" / "postfix" / "maillog"))
+    ap.add_argument("--postfix-log", default=str(RUN / "postfix" / "maillog"))
     args = ap.parse_args()
 
     log = Path(args.postfix_log)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -79,11 +80,35 @@ class Inventory:
         return iter(self.domains)
 
 
+IP_LITERAL_MESSAGE = (
+    "is an IP address, not a domain: inventories list mail domains (the part after '@'), "
+    "not addresses; mailtls finds the mail servers and their addresses through DNS"
+)
+
+
+def is_ip_literal(raw: str) -> bool:
+    """True for an IPv4 or IPv6 address, bare or as an address literal (``[192.0.2.1]``,
+    ``[IPv6:2001:db8::1]``, RFC 5321 section 4.1.3), with or without a trailing dot."""
+    text = raw.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1].strip()
+        if text[:5].lower() == "ipv6:":
+            text = text[5:]
+    text = text.rstrip(".") if text.count(":") == 0 else text
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def normalize_domain(raw: str) -> str:
     """Return the A-label form of a domain name, or raise ValueError saying what is wrong."""
     name = raw.strip().rstrip(".").lower()
     if not name:
         raise ValueError("the name is empty")
+    if is_ip_literal(raw):
+        raise ValueError(IP_LITERAL_MESSAGE)
     if any(ch.isspace() for ch in name) or "/" in name or "@" in name or ":" in name:
         raise ValueError("a domain name has no spaces, '/', '@' or ':' (give the bare domain)")
     try:
@@ -198,6 +223,10 @@ class _Loader:
     ) -> Domain | None:
         if isinstance(raw, str):
             raw = {"name": raw}
+        # `- [192.0.2.1]`: YAML reads the brackets as a list
+        if isinstance(raw, list) and len(raw) == 1 and is_ip_literal(str(raw[0])):
+            self.problem(where, f"'[{str(raw[0]).strip()}]' {IP_LITERAL_MESSAGE}")
+            return None
         if not isinstance(raw, dict):
             self.problem(where, f"a domain is a name or a mapping with 'name', got {raw!r}")
             return None
@@ -207,6 +236,9 @@ class _Loader:
             self.problem(where, "a domain entry needs 'name: <domain>'")
             return None
         self.keys(label, raw, _DOMAIN_KEYS)
+        if is_ip_literal(name_raw):
+            self.problem(label, f"{name_raw.strip()!r} {IP_LITERAL_MESSAGE}")
+            return None
         try:
             name = normalize_domain(name_raw)
         except ValueError as exc:

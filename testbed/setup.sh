@@ -1,29 +1,66 @@
 #!/usr/bin/env bash
-# Install what mailtls, its tests and its testbed need (idempotent). Run as root on Debian/Ubuntu.
+# Install what mailtls, its tests and its testbed need (idempotent). Run as root on Debian 12.
+#
+# - Debian packages: apt-get install of the missing ones only. Packages start their daemons when
+#   installed; a temporary /usr/sbin/policy-rc.d that exits 101 (Debian's mechanism, see
+#   invoke-rc.d(8)) keeps them from starting, and is removed afterwards only if we created it.
+#   Nothing here stops, restarts, disables or reconfigures a service: the operator's own Postfix,
+#   Unbound, NSD or nginx keep running untouched. The testbed starts its own instances.
+# - Python: a virtual environment .venv/ in the checkout, made with Debian's /usr/bin/python3
+#   (PEP 668: the system interpreter is externally managed), with mailtls installed editable and
+#   its dev extras. Every script uses .venv/bin/python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(postfix libsasl2-modules unbound nsd ldnsutils nginx bind9-dnsutils swaks testssl.sh openssl iproute2 ca-certificates chromium chromium-driver)
+APT_PACKAGES=(postfix libsasl2-modules unbound nsd ldnsutils nginx bind9-dnsutils swaks testssl.sh openssl iproute2 ca-certificates curl chromium chromium-driver python3 python3-venv git)
+POLICY_RC_D="${MAILTLS_POLICY_RC_D:-/usr/sbin/policy-rc.d}"  # tests point this elsewhere
+SYSTEM_PYTHON="${MAILTLS_SYSTEM_PYTHON:-/usr/bin/python3}"
+VENV=.venv
+
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+
+created_policy=""
+remove_policy() {
+  if [ -n "$created_policy" ]; then
+    rm -f "$POLICY_RC_D"
+    created_policy=""
+  fi
+}
+trap remove_policy EXIT
+
 if ((${#missing[@]})); then
   echo "setup: installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
+  if [ -e "$POLICY_RC_D" ]; then
+    echo "setup: $POLICY_RC_D exists already; left as it is"
+  else
+    printf '#!/bin/sh\n# written by mailtls testbed/setup.sh during apt-get install; removed after it\nexit 101\n' >"$POLICY_RC_D"
+    chmod 0755 "$POLICY_RC_D"
+    created_policy=1
+  fi
+  apt-get update -qq </dev/null
   # Postfix asks questions on install; answer them so the install never waits for a human.
+  # "No configuration": the package writes no /etc/postfix/main.cf; the testbed has its own.
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # The distribution services the install may have started must not run: the testbed starts its
-  # own instances on 127.0.1x.y. Only right after installing: `service X stop` matches processes
-  # by executable, so later it would also stop testbeds running in other network namespaces.
-  for svc in postfix unbound nsd nginx; do
-    (service "$svc" stop >/dev/null 2>&1 || true)
-  done
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+  remove_policy
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v -e '^WARNING: Running pip as' -e 'is ignored' || true
-python3 -c "import mailtls, pytest_html, dns, cryptography, yaml, tlslite" \
-  || { echo "setup: python dependencies missing after pip install" >&2; exit 1; }
-echo "setup: ok"
+# The virtual environment: created once; made again if its interpreter no longer runs.
+if ! "$VENV/bin/python" -c "" 2>/dev/null; then
+  echo "setup: creating the virtual environment $VENV/ with $SYSTEM_PYTHON"
+  "$SYSTEM_PYTHON" -m venv --clear "$VENV"
+fi
+stamp="$VENV/.mailtls-installed"
+if [ ! -e "$stamp" ] || [ pyproject.toml -nt "$stamp" ] \
+  || ! "$VENV/bin/python" -c "import mailtls, pytest_html, dns, cryptography, yaml, tlslite" 2>/dev/null; then
+  echo "setup: installing mailtls and its dependencies into $VENV/"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]' </dev/null
+  touch "$stamp"
+fi
+"$VENV/bin/python" -c "import mailtls, pytest_html, dns, cryptography, yaml, tlslite" \
+  || { echo "setup: python dependencies missing in $VENV/ after pip install" >&2; exit 1; }
+echo "setup: ok (python: $VENV/bin/python)"

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Run the project's own tests: install what is needed, start the testbed, run pytest on tests/.
+# Run the project's own tests: install what is needed (testbed/setup.sh: Debian packages and the
+# virtual environment .venv/), lint and type-check, start the testbed, run pytest on tests/.
+# Everything runs with .venv/bin/python, never the system's Python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash testbed/setup.sh
-python3 -m ruff check mailtls checks tests bench testbed conftest.py
-python3 -m mypy
-python3 testbed/testbed.py up
+PY=.venv/bin/python
+"$PY" -m ruff check mailtls checks tests bench testbed conftest.py .ci
+"$PY" -m mypy
+"$PY" testbed/testbed.py up
 status=0
-python3 -m pytest tests -q "$@" || status=$?
-python3 testbed/testbed.py down || true
-exit $status
+echo "+ $PY -m pytest tests -q $*"
+"$PY" -m pytest tests -q "$@" || status=$?
+"$PY" testbed/testbed.py down >/dev/null 2>&1 || true
+if [ "$status" -eq 5 ]; then
+  echo "test: pytest collected no tests (exit status 5): that is a failure" >&2
+fi
+exit "$status"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The mailtls testbed: real servers on specific loopback addresses (127.0.10.0-127.0.19.255).
 
-    python3 testbed/testbed.py up | down | status | selfcheck
+    .venv/bin/python testbed/testbed.py up | down | status | selfcheck | path [run|ca|env]
 
 up:        (re)generate the CA and certificates, zones, configs (all from testbed/scenarios.yaml)
            into the runtime folder and start NSD (127.0.10.1:53), Unbound (127.0.10.2:53,
@@ -12,7 +12,11 @@ down:      stop everything this runtime folder started (pid files), nothing else
 status:    what runs (by pid file) and <run>/env.json.
 selfcheck: confirm each scenario's property with independent tools (dig, openssl s_client,
            posttls-finger); PASS/FAIL per scenario; exit status 1 on any FAIL.
-The runtime folder is $MAILTLS_TESTBED_DIR, default testbed/run/.
+path:      print the runtime folder, the CA bundle (<run>/ca.pem) or <run>/env.json; works
+           whether the testbed is up or not (scripts use it instead of guessing).
+The runtime folder is $MAILTLS_TESTBED_DIR, default /var/tmp/mailtls-testbed/<12 hex digits of
+SHA-256 of the checkout's path>/: outside the checkout, so that the daemons' own users reach it
+from a clone in any directory, and one per checkout.
 """
 
 from __future__ import annotations
@@ -61,7 +65,9 @@ def _pidfiles() -> list[tuple[str, Path, str]]:
 def down(quiet: bool = False) -> None:
     conf = postfix.conf_dir(RUN)
     if (conf / "main.cf").exists() and common.alive(common.read_pid(postfix.master_pid(conf))):
-        subprocess.run(["postfix", "-c", str(conf), "stop"], capture_output=True)
+        subprocess.run(
+            ["postfix", "-c", str(conf), "stop"], capture_output=True, env=postfix.tool_env(conf)
+        )
         for _ in range(50):
             if not common.alive(common.read_pid(postfix.master_pid(conf))):
                 break
@@ -171,7 +177,10 @@ def _up() -> int:
         print("testbed: addresses already in use by another process (another testbed?):")
         print("\n".join("  " + line for line in taken))
         return 1
-    RUN.mkdir(parents=True, exist_ok=True)
+    unreachable = common.prepare_run(RUN)
+    if unreachable:
+        print("testbed: runtime folder not reachable:\n  " + "\n  ".join(unreachable))
+        return 1
     _, certs = _certificates(data)
     files = dns.build(RUN, data["domains"], certs)
     subprocess.run(["nsd-checkconf", files["nsd_conf"]], check=True)
@@ -246,6 +255,14 @@ def main() -> int:
         return status()
     if cmd == "selfcheck":
         return selfcheck.run(RUN)
+    if cmd == "path":
+        what = sys.argv[2] if len(sys.argv) > 2 else "run"
+        paths = {"run": RUN, "ca": RUN / "ca.pem", "env": RUN / "env.json"}
+        if what not in paths:
+            print(f"testbed: path {what!r}: expected one of {', '.join(paths)}", file=sys.stderr)
+            return 2
+        print(paths[what])
+        return 0
     print(__doc__)
     return 2
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-TESTBED_DIR = Path(os.environ.get("MAILTLS_TESTBED_DIR", REPO / "testbed" / "run"))
+sys.path.insert(0, str(REPO / "testbed"))
+from tb.common import RUN as TESTBED_DIR  # noqa: E402  ($MAILTLS_TESTBED_DIR or /var/tmp/...)
 
 
 def run_suite(
@@ -48,7 +49,7 @@ def testbed_env() -> dict[str, Any]:
     """Facts about the running testbed (resolver, CA bundle); the testbed must be up."""
     env_file = TESTBED_DIR / "env.json"
     if not env_file.exists():
-        msg = f"testbed not running: {env_file} missing; start it with `python3 testbed/testbed.py up`"
+        msg = f"testbed not running: {env_file} missing; start it with `.venv/bin/python testbed/testbed.py up`"
         if os.environ.get("CI") == "true":
             pytest.fail(msg)
         pytest.skip(msg)

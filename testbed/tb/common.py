@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
@@ -15,7 +16,42 @@ import yaml
 
 HERE = Path(__file__).resolve().parent.parent  # <repo>/testbed
 REPO = HERE.parent
-RUN = Path(os.environ.get("MAILTLS_TESTBED_DIR", HERE / "run")).resolve()
+#: Where every checkout's runtime folder lives by default: outside the checkout, because the
+#: daemons that drop privileges (Postfix's postfix user above all) must reach their queue, config
+#: and certificates, and a clone may sit in a directory only root can enter (0700, under /root).
+STATE_BASE = Path("/var/tmp/mailtls-testbed")
+
+
+def default_run_dir(repo: Path = REPO) -> Path:
+    """<STATE_BASE>/<12 hex digits of SHA-256 of the checkout path>: one folder per checkout, so
+    two checkouts never share (or stop) each other's servers."""
+    return STATE_BASE / hashlib.sha256(str(repo).encode()).hexdigest()[:12]
+
+
+#: The runtime folder: $MAILTLS_TESTBED_DIR if set, else default_run_dir(). Every path of the
+#: testbed's state goes through it; <RUN>/env.json tells the tests where things are.
+RUN = Path(os.environ.get("MAILTLS_TESTBED_DIR") or default_run_dir()).resolve()
+
+
+def prepare_run(run: Path = RUN) -> list[str]:
+    """Create the runtime folder (0755, owned by whoever runs the testbed, i.e. root) and return
+    the problems that would keep the daemons' own users from reaching it: a parent directory that
+    others cannot enter (e.g. a MAILTLS_TESTBED_DIR under /root, which is 0700)."""
+    if run.parent == STATE_BASE:
+        STATE_BASE.mkdir(mode=0o755, exist_ok=True)
+        STATE_BASE.chmod(0o755)  # /var/tmp is 1777; ours is root's, readable, not writable
+    run.mkdir(mode=0o755, parents=True, exist_ok=True)
+    run.chmod(0o755)
+    (run / "checkout").write_text(f"{REPO}\n")  # which checkout this folder belongs to
+    problems = []
+    for parent in [run, *run.parents]:
+        if parent.stat().st_mode & 0o001 == 0:
+            problems.append(
+                f"{parent} is mode {parent.stat().st_mode & 0o777:o}: the daemons' own users "
+                "(postfix, nginx workers) cannot enter it; choose a MAILTLS_TESTBED_DIR that "
+                "others may traverse (the default is under /var/tmp/mailtls-testbed/)"
+            )
+    return problems
 ALLOWED = (ipaddress.IPv4Address("127.0.10.0"), ipaddress.IPv4Address("127.0.19.255"))
 _ADDR = re.compile(r"^127\.0\.(1[0-9])\.(\d{1,3})$")
 

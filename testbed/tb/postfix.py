@@ -14,6 +14,7 @@ logs under its own syslog name, postfix/<listener name>, so connections can be c
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -203,6 +204,13 @@ def build(
     return conf
 
 
+def tool_env(conf: Path) -> dict[str, str]:
+    """The environment for any Postfix tool (posttls-finger, postconf, postmap, postfix): the
+    testbed's config directory as MAIL_CONFIG, so nothing reads /etc/postfix (which may hold the
+    operator's own configuration, or no main.cf at all)."""
+    return {**os.environ, "MAIL_CONFIG": str(conf)}
+
+
 def check(conf: Path) -> str:
     """`postfix check`; returns its complaints (empty when clean)."""
     return _postfix(conf, "check")
@@ -213,12 +221,15 @@ def _postfix(conf: Path, command: str) -> str:
     stderr only when that is a terminal (else to syslog, which may not exist): on failure the
     command is repeated under `script` to show why."""
     args = ["postfix", "-c", str(conf), command]
-    proc = subprocess.run(args, capture_output=True, text=True)
+    proc = subprocess.run(args, capture_output=True, text=True, env=tool_env(conf))
     out = (proc.stdout + proc.stderr).strip()
     if proc.returncode:
         if shutil.which("script"):
             again = subprocess.run(
-                ["script", "-qec", " ".join(args), "/dev/null"], capture_output=True, text=True
+                ["script", "-qec", " ".join(args), "/dev/null"],
+                capture_output=True,
+                text=True,
+                env=tool_env(conf),
             )
             out = (again.stdout + again.stderr).strip() or out
         raise RuntimeError(f"postfix {command} failed: {out}")

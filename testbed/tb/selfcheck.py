@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tb import common, dns, nginx
+from tb import common, dns, nginx, postfix
 
 # openssl verify codes by certificate kind, checked with -verify_hostname <listener cert name>
 VERIFY = {
@@ -100,6 +100,7 @@ def check_listener(item: dict[str, Any], ca: Path) -> tuple[bool, str]:
         capture_output=True,
         text=True,
         timeout=20,
+        env=postfix.tool_env(postfix.conf_dir(ca.parent)),  # never /etc/postfix
     )
     finger_tls = "TLS connection established" in finger.stdout + finger.stderr
     notes.append(f"posttls-finger {'TLS' if finger_tls else 'no TLS'}")

@@ -122,3 +122,42 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_normalize_rejects(raw: str) -> None:
     with pytest.raises(ValueError):
         normalize_domain(raw)
+
+
+@pytest.mark.parametrize(
+    ("text", "entry"),
+    [
+        ("domains:\n  - 127.0.1.1\n", "domains[0] (127.0.1.1)"),
+        ('domains:\n  - name: "192.0.2.1"\n', "domains[0] (192.0.2.1)"),
+        ("domains:\n  - good.example\n  - 192.0.2.1.\n", "domains[1] (192.0.2.1.)"),
+        ("domains:\n  - '2001:db8::1'\n", "domains[0] (2001:db8::1)"),
+        ("domains:\n  - ::1\n", "domains[0] (::1)"),
+        ('domains:\n  - "[192.0.2.7]"\n', "domains[0] ([192.0.2.7])"),
+        ('domains:\n  - "[IPv6:2001:db8::7]"\n', "domains[0] ([IPv6:2001:db8::7])"),
+        ("domains:\n  - [192.0.2.8]\n", "domains[0]: '[192.0.2.8]'"),
+        (
+            "clients:\n  - name: Acme\n    domains: [ok.example, {name: 198.51.100.1}]\n",
+            "clients[0] (Acme).domains[1] (198.51.100.1)",
+        ),
+    ],
+)
+def test_ip_literal_is_not_a_domain(tmp_path: Path, text: str, entry: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(InventoryError) as info:
+        load_inventory(path)
+    message = str(info.value)
+    assert f"inventory {path} has 1 problem(s)" in message
+    assert entry in message
+    assert "inventories list mail domains" in message
+    assert "not addresses" in message
+
+
+def test_ip_literal_submission_host_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "domains: [{name: a.example, submission: ['192.0.2.9']}]\n")
+    with pytest.raises(InventoryError, match=r"submission host '192\.0\.2\.9': is an IP address"):
+        load_inventory(path)
+
+
+@pytest.mark.parametrize("raw", ["1.example", "123.example", "192.0.2.1.example", "0x7f.example"])
+def test_names_that_look_numeric_are_still_domains(raw: str) -> None:
+    assert normalize_domain(raw) == raw
