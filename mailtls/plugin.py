@@ -15,6 +15,7 @@ import pytest
 
 from mailtls import __version__, requirements
 from mailtls import report as report_plugin
+from mailtls.checkpaths import collect_installed_checks
 from mailtls.dane import DaneAssessment, assess
 from mailtls.inventory import Domain, InventoryError
 from mailtls.observations import (
@@ -122,6 +123,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except (InventoryError, SettingsError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RUN] = state
+    if state.inventory is not None:
+        collect_installed_checks(config)  # from a folder holding only inventories, too
     if not config.pluginmanager.is_registered(report_plugin):
         config.pluginmanager.register(report_plugin, "mailtls-report")
     meta_key = _metadata_key()
