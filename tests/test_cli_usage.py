@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.unit.test_inventory import BAD_INVENTORIES
 
 
 def pytest_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -70,3 +71,44 @@ def test_bad_inventory_is_one_usage_error(tmp_path: Path) -> None:
     assert f"ERROR: inventory {inv} has 1 problem(s)" in out
     assert "unknown key 'colour'" in out
     assert "Traceback" not in out
+
+
+def _one_usage_error(proc: subprocess.CompletedProcess[str], expected: str) -> None:
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 4, out
+    assert "Traceback" not in out
+    assert expected in out
+    errors = [line for line in out.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1, out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), BAD_INVENTORIES, ids=[str(i) for i in range(len(BAD_INVENTORIES))]
+)
+def test_every_bad_inventory_is_exit_4_and_one_message(
+    tmp_path: Path, text: str | bytes, expected: str
+) -> None:
+    inv = tmp_path / "inv.yaml"
+    if isinstance(text, bytes):
+        inv.write_bytes(text)
+    else:
+        inv.write_text(text)
+    _one_usage_error(pytest_cli(f"--inventory={inv}"), expected)
+
+
+def test_ip_literal_inventory_names_the_entry(tmp_path: Path) -> None:
+    inv = tmp_path / "clients.yaml"
+    inv.write_text('domains:\n  - good.example\n  - name: "192.0.2.1"\n')
+    proc = pytest_cli(f"--inventory={inv}")
+    _one_usage_error(proc, f"ERROR: inventory {inv} has 1 problem(s)")
+    out = proc.stdout + proc.stderr
+    assert "domains[1] (192.0.2.1): '192.0.2.1' is an IP address" in out
+    assert "inventories list mail domains" in out and "not addresses" in out
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_unreadable_inventory_is_exit_4(tmp_path: Path, kind: str) -> None:
+    inv = tmp_path / "inv.yaml"
+    if kind == "directory":
+        inv.mkdir()
+    _one_usage_error(pytest_cli(f"--inventory={inv}"), "cannot read it")

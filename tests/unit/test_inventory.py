@@ -59,41 +59,45 @@ def test_idn_becomes_a_label(tmp_path: Path) -> None:
     assert inv.domains[0].display_name == "bücher.example"
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("domains: [a.example\n", "YAML syntax error at line"),
-        ("domain: [a.example]\n", "unknown key 'domain'"),
-        ("domains: a.example\n", "'domains' must be a list"),
-        ("domains: [{name: a.example, colour: red}]\n", "unknown key 'colour'"),
-        ("domains: [not_a_domain!]\n", "invalid domain name"),
-        ("domains: [localhost]\n", "at least two labels"),
-        ("domains: [a.example, A.EXAMPLE.]\n", "duplicate domain a.example"),
-        (
-            "domains: [{name: a.example, expiry_warning_days: soon}]\n",
-            "expiry_warning_days must be",
-        ),
-        ("domains: [{name: a.example, profile: pci}]\n", "profile 'pci' is not one of"),
-        (
-            "domains: [{name: a.example, waivers: [{requirement: MX-RESOLVE, expires: 2030-01-01}]}]\n",
-            "needs a reason",
-        ),
-        (
-            "domains: [{name: a.example, waivers: [{requirement: MX-RESOLVE, reason: x}]}]\n",
-            "needs 'expires: YYYY-MM-DD'",
-        ),
-        (
-            "domains: [{name: a.example, waivers: [{requirement: NOPE, reason: x, expires: 2030-01-01}]}]\n",
-            "requirement 'NOPE' is not a catalogue ID",
-        ),
-        ("clients: [{name: Acme}]\n", "client has no 'domains:' list"),
-        ("[a.example]\n", "expected a mapping"),
-        ("domains: []\n", "lists no domains"),
-        ("domains: [{name: a.example, submission: 42}]\n", "submission must be a list"),
-        (b"domains: [\xff]\n", "not UTF-8"),
-        ("domains: [{name: 'a.example/path'}]\n", "no spaces, '/'"),
-    ],
-)
+#: (inventory text, what the message says): every one is a usage error (tests/test_cli_usage.py).
+BAD_INVENTORIES: list[tuple[str | bytes, str]] = [
+    ("domains: [a.example\n", "YAML syntax error at line"),
+    ("domain: [a.example]\n", "unknown key 'domain'"),
+    ("domains: a.example\n", "'domains' must be a list"),
+    ("domains: [{name: a.example, colour: red}]\n", "unknown key 'colour'"),
+    ("domains: [not_a_domain!]\n", "invalid domain name"),
+    ("domains: [localhost]\n", "at least two labels"),
+    ("domains: [a.example, A.EXAMPLE.]\n", "duplicate domain a.example"),
+    (
+        "domains: [{name: a.example, expiry_warning_days: soon}]\n",
+        "expiry_warning_days must be",
+    ),
+    ("domains: [{name: a.example, profile: pci}]\n", "profile 'pci' is not one of"),
+    (
+        "domains: [{name: a.example, waivers: [{requirement: MX-RESOLVE, expires: 2030-01-01}]}]\n",
+        "needs a reason",
+    ),
+    (
+        "domains: [{name: a.example, waivers: [{requirement: MX-RESOLVE, reason: x}]}]\n",
+        "needs 'expires: YYYY-MM-DD'",
+    ),
+    (
+        "domains: [{name: a.example, waivers: [{requirement: NOPE, reason: x, expires: 2030-01-01}]}]\n",
+        "requirement 'NOPE' is not a catalogue ID",
+    ),
+    ("clients: [{name: Acme}]\n", "client has no 'domains:' list"),
+    ("[a.example]\n", "expected a mapping"),
+    ("domains: []\n", "lists no domains"),
+    ("domains: [{name: a.example, submission: 42}]\n", "submission must be a list"),
+    (b"domains: [\xff]\n", "not UTF-8"),
+    ("domains: [{name: 'a.example/path'}]\n", "no spaces, '/'"),
+    ("domains: [127.0.1.1]\n", "inventories list mail domains"),
+    ("domains: [{name: '2001:db8::25'}]\n", "inventories list mail domains"),
+    ("", "expected a mapping"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_INVENTORIES)
 def test_bad_inventory_names_file_entry_and_fix(
     tmp_path: Path, text: str | bytes, expected: str
 ) -> None:
