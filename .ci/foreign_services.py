@@ -4,8 +4,9 @@ Postfix instances that the project did NOT start, each with its own configuratio
 127.0.16.x (outside every address the testbed uses). CI and the tests start them before running
 the README's commands and check afterwards that each still answers, with the same process.
 
-    /usr/bin/python3 .ci/foreign_services.py start DIR   # start what is installed; state in DIR
+    /usr/bin/python3 .ci/foreign_services.py start DIR [FIRST]  # start what is installed
     /usr/bin/python3 .ci/foreign_services.py check DIR   # each answers, same pid; exit 1 if not
+                                          (check-quiet: print only what was disturbed)
     /usr/bin/python3 .ci/foreign_services.py stop DIR    # stop them by the pid files in DIR
 
 Standard library only: it runs before the README's commands have made the virtual environment.
@@ -22,9 +23,13 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-NSD_IP, UNBOUND_IP, NGINX_IP, POSTFIX_IP = "127.0.16.1", "127.0.16.2", "127.0.16.3", "127.0.16.4"
+# FIRST (the optional third argument of `start`, default 1): the services take 127.0.16.FIRST to
+# 127.0.16.FIRST+3, so CI's own instances and those of the tests can run side by side.
+FIRST = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[1] == "start" else 1
+NSD_IP, UNBOUND_IP, NGINX_IP, POSTFIX_IP = (f"127.0.16.{FIRST + i}" for i in range(4))
 ZONE, ANSWER = "operator.example", "192.0.2.53"
 BANNER = "operator.example ESMTP the operator's own Postfix"
 POSTFIX_SERVICES = """\
@@ -162,12 +167,13 @@ def _write_postfix(d: Path) -> list[str]:
     return ["postfix", "-c", str(conf), "start"]
 
 
-SERVICES = {  # name: (writer, pid file below DIR/<name>, probe)
-    "nsd": (_write_nsd, "nsd.pid", lambda: dns_answers(NSD_IP)),
-    "unbound": (_write_unbound, "unbound.pid", lambda: dns_answers(UNBOUND_IP)),
-    "nginx": (_write_nginx, "nginx.pid", lambda: http_answers(NGINX_IP)),
-    "postfix": (_write_postfix, "queue/pid/master.pid", lambda: smtp_answers(POSTFIX_IP)),
+SERVICES = {  # name: (writer, pid file below DIR/<name>, probe of an address)
+    "nsd": (_write_nsd, "nsd.pid", dns_answers),
+    "unbound": (_write_unbound, "unbound.pid", dns_answers),
+    "nginx": (_write_nginx, "nginx.pid", http_answers),
+    "postfix": (_write_postfix, "queue/pid/master.pid", smtp_answers),
 }
+ADDRESS = {"nsd": NSD_IP, "unbound": UNBOUND_IP, "nginx": NGINX_IP, "postfix": POSTFIX_IP}
 
 
 def _pid(path: Path) -> int | None:
@@ -187,10 +193,10 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-def _answers_soon(probe: object, seconds: float = 15) -> bool:
+def _answers_soon(probe: Callable[[str], bool], ip: str, seconds: float = 15) -> bool:
     end = time.monotonic() + seconds
     while True:
-        if probe():  # type: ignore[operator]
+        if probe(ip):
             return True
         if time.monotonic() > end:
             return False
@@ -209,25 +215,31 @@ def start(base: Path) -> int:
         d.mkdir(mode=0o755, exist_ok=True)
         env = {**os.environ, "MAIL_CONFIG": str(d / "etc")}
         proc = subprocess.run(writer(d), capture_output=True, text=True, env=env)
-        if proc.returncode or not _answers_soon(probe) or not _alive(_pid(d / pidfile)):
+        if (
+            proc.returncode
+            or not _answers_soon(probe, ADDRESS[name])
+            or not _alive(_pid(d / pidfile))
+        ):
             print(f"foreign: {name} did not start: {(proc.stdout + proc.stderr).strip()}")
             return 1
         pid = _pid(d / pidfile)
-        state[name] = pid
-        print(f"foreign: {name} pid {pid} answers")
+        state[name] = [pid, ADDRESS[name]]
+        print(f"foreign: {name} on {ADDRESS[name]}, pid {pid}, answers")
     (base / "state.json").write_text(json.dumps(state))
     return 0
 
 
-def check(base: Path) -> int:
+def check(base: Path, quiet: bool = False) -> int:
     state = json.loads((base / "state.json").read_text())
     bad = 0
-    for name, pid in state.items():
+    for name, (pid, ip) in state.items():
         _, pidfile, probe = SERVICES[name]
         now = _pid(base / name / pidfile)
-        ok = probe() and now == pid and _alive(pid)
+        ok = probe(ip) and now == pid and _alive(pid)
         bad += not ok
-        print(f"foreign: {name} (pid {pid}) {'still answers' if ok else f'DISTURBED (pid now {now})'}")
+        verdict = "still answers" if ok else f"DISTURBED (pid now {now})"
+        if not ok or not quiet:
+            print(f"foreign: {name} on {ip} (pid {pid}) {verdict}")
     return 1 if bad else 0
 
 
@@ -249,7 +261,10 @@ def stop(base: Path) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("start", "check", "stop"):
+    if len(sys.argv) not in (3, 4) or sys.argv[1] not in ("start", "check", "check-quiet", "stop"):
         print(__doc__)
         raise SystemExit(2)
-    raise SystemExit({"start": start, "check": check, "stop": stop}[sys.argv[1]](Path(sys.argv[2])))
+    folder = Path(sys.argv[2])
+    if sys.argv[1] == "check-quiet":  # prints only what was disturbed
+        raise SystemExit(check(folder, quiet=True))
+    raise SystemExit({"start": start, "check": check, "stop": stop}[sys.argv[1]](folder))

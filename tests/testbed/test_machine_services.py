@@ -1,6 +1,6 @@
 """The set-up never disturbs the machine: no service management command anywhere in testbed/ or
 .ci/, and NSD, Unbound, nginx and Postfix instances the project did not start (the operator's own,
-on 127.0.16.x, started by .ci/foreign_services.py) still answer, with the same process, after
+on 127.0.16.11-14, started by .ci/foreign_services.py) still answer, with the same process, after
 `bash testbed/setup.sh` has run. /usr/sbin/policy-rc.d is as it was before."""
 
 from __future__ import annotations
@@ -50,9 +50,9 @@ def test_the_scan_finds_what_it_forbids() -> None:
     assert not FORBIDDEN.search("python3 testbed/testbed.py down")
 
 
-def _foreign(command: str, base: Path) -> subprocess.CompletedProcess[str]:
+def _foreign(command: str, base: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["/usr/bin/python3", str(FOREIGN), command, str(base)],
+        ["/usr/bin/python3", str(FOREIGN), command, str(base), *extra],
         capture_output=True,
         text=True,
         timeout=60,
@@ -61,7 +61,7 @@ def _foreign(command: str, base: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def operator_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """NSD, Unbound, nginx, Postfix of 'the operator' on 127.0.16.1-4; stopped by pid file."""
+    """NSD, Unbound, nginx, Postfix of 'the operator' on 127.0.16.11-14; stopped by pid file."""
     missing = [b for b in ("nsd", "unbound", "nginx", "postfix") if shutil.which(b) is None]
     if os.geteuid() != 0 or missing:
         msg = f"needs root and nsd, unbound, nginx, postfix (missing: {missing or 'none'})"
@@ -69,7 +69,7 @@ def operator_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
             pytest.fail(msg)
         pytest.skip(msg)
     base = Path("/var/tmp") / f"mailtls-foreign-{tmp_path_factory.getbasetemp().name}"
-    started = _foreign("start", base)
+    started = _foreign("start", base, "11")  # 127.0.16.11-14: .ci/run fresh holds .1-.4
     try:
         assert started.returncode == 0, started.stdout + started.stderr
         yield base
