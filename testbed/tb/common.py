@@ -7,6 +7,7 @@ import ipaddress
 import os
 import re
 import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -39,7 +40,10 @@ def prepare_run(run: Path = RUN) -> list[str]:
     others cannot enter (e.g. a MAILTLS_TESTBED_DIR under /root, which is 0700)."""
     if run.parent == STATE_BASE:
         STATE_BASE.mkdir(mode=0o755, exist_ok=True)
-        STATE_BASE.chmod(0o755)  # /var/tmp is 1777; ours is root's, readable, not writable
+        st = os.lstat(STATE_BASE)  # /var/tmp is world-writable: never follow someone's symlink
+        if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+            return [f"{STATE_BASE} is not a directory of ours (a symlink, or another owner)"]
+        STATE_BASE.chmod(0o755)  # readable by the daemons' users, writable only by us
     run.mkdir(mode=0o755, parents=True, exist_ok=True)
     run.chmod(0o755)
     (run / "checkout").write_text(f"{REPO}\n")  # which checkout this folder belongs to

@@ -1,7 +1,7 @@
 """The testbed's own self-check: each scenario's property, confirmed by independent tools
-(dig, openssl s_client, posttls-finger), via `python3 testbed/testbed.py selfcheck`.
+(dig, openssl s_client, posttls-finger), via `.venv/bin/python testbed/testbed.py selfcheck`.
 
-The testbed must be up (`python3 testbed/testbed.py up`, as testbed/test.sh does). In CI
+The testbed must be up (`.venv/bin/python testbed/testbed.py up`, as testbed/test.sh does). In CI
 (CI=true) a missing server or tool binary, or a testbed that is not up, is a failure.
 """
 
