@@ -12,7 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(postfix libsasl2-modules unbound nsd ldnsutils nginx bind9-dnsutils swaks testssl.sh openssl iproute2 ca-certificates curl chromium chromium-driver python3 python3-venv git)
+# swaks does TLS only with libio-socket-ssl-perl and libnet-ssleay-perl, which are merely
+# recommended (and --no-install-recommends skips them): the self-check needs them.
+APT_PACKAGES=(postfix libsasl2-modules unbound nsd ldnsutils nginx bind9-dnsutils swaks libio-socket-ssl-perl libnet-ssleay-perl testssl.sh openssl iproute2 ca-certificates curl chromium chromium-driver python3 python3-venv git)
 POLICY_RC_D="${MAILTLS_POLICY_RC_D:-/usr/sbin/policy-rc.d}"  # tests point this elsewhere
 SYSTEM_PYTHON="${MAILTLS_SYSTEM_PYTHON:-/usr/bin/python3}"
 VENV=.venv
