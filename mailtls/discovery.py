@@ -170,12 +170,12 @@ def discover_submission(
         hosts=hosts,
         problems=tuple(problems),
         answers=answers,
-        submission_records=_srv_records(srv["_submission._tcp"]),
-        submissions_records=_srv_records(srv["_submissions._tcp"]),
+        submission_records=srv_records(srv["_submission._tcp"]),
+        submissions_records=srv_records(srv["_submissions._tcp"]),
     )
 
 
-def _srv_records(answer: DnsAnswer) -> tuple[SrvRecord, ...]:
+def srv_records(answer: DnsAnswer) -> tuple[SrvRecord, ...]:
     """The well-formed SRV records of an answer (the malformed ones are reported as problems)."""
     if answer.status != "ok":
         return ()
