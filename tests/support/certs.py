@@ -19,6 +19,17 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+_KEY_USAGES = (
+    "digital_signature",
+    "content_commitment",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
+    "encipher_only",
+    "decipher_only",
+)
 
 
 def make_key(kind: Literal["ec", "rsa"] = "ec", *, bits: int = 2048) -> PrivateKey:
@@ -75,7 +86,8 @@ def make_cert(
     """A certificate for CN ``name``.
 
     ``sans`` defaults to ``[name]`` (``[]`` for none); ``issuer`` signs it (default: self-signed);
-    ``ca`` adds BasicConstraints (None: no extension); the validity runs from ``not_before``
+    ``ca`` adds BasicConstraints (None: no extension; True also adds KeyUsage for signing
+    certificates); a certificate with an issuer gets the key identifiers; the validity runs from ``not_before``
     (default a day ago) to ``not_after`` (default ``days`` from now)."""
     key = key or make_key()
     now = dt.datetime.now(dt.UTC)
@@ -91,6 +103,16 @@ def make_cert(
     )
     if ca is not None:
         builder = builder.add_extension(x509.BasicConstraints(ca=ca, path_length=None), True)
+    if ca:
+        usage = dict.fromkeys(_KEY_USAGES, False) | {"key_cert_sign": True, "crl_sign": True}
+        builder = builder.add_extension(x509.KeyUsage(**usage), critical=True)
+    if issuer is not None:  # a verifier (webpki rules) wants the key identifiers on a chain
+        builder = builder.add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+        ).add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
+            critical=False,
+        )
     names = [name] if sans is None else list(sans)
     if names:
         builder = builder.add_extension(
