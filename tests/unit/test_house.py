@@ -5,6 +5,7 @@ and the checks match one to one. Pure AST reads: nothing is imported or run."""
 from __future__ import annotations
 
 import ast
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -155,3 +156,63 @@ def test_every_catalogue_row_has_exactly_one_check_and_every_check_an_existing_r
     assert sorted(rows - set(marks)) == [], "catalogue rows that no check asserts"
     assert sorted(set(marks) - rows) == [], "checks naming a requirement the catalogue lacks"
     assert sorted(r for r, n in marks.items() if n > 1) == [], "rows asserted by several checks"
+
+
+def _readme_section(title: str) -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"\n{title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+def _module_map() -> dict[str, set[str]]:
+    """The README's module map: path (file or package folder) -> modules it may import."""
+    rows: dict[str, set[str]] = {}
+    for line in _readme_section("## The house").splitlines():
+        if not line.startswith("| `mailtls/"):
+            continue
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        path = cells[0].strip("`")
+        allowed = re.findall(r"`([a-z_.]+)`", cells[2])
+        rows[path] = {"mailtls" if a == "mailtls" else f"mailtls.{a}" for a in allowed}
+    return rows
+
+
+def _row_of(module: str, rows: dict[str, set[str]]) -> str | None:
+    path = MODULES[module].relative_to(REPO).as_posix()
+    if path in rows:
+        return path
+    folders = [p for p in rows if p.endswith("/") and path.startswith(p)]
+    return max(folders, key=len) if folders else None
+
+
+def test_the_readme_module_map_names_every_module_and_what_it_imports() -> None:
+    rows = _module_map()
+    missing = [m for m in MODULES if _row_of(m, rows) is None]
+    assert missing == [], "modules the README's 'The house' table leaves out"
+    beyond = {}
+    for module, (top, nested) in GRAPH.items():
+        row = _row_of(module, rows)
+        assert row is not None
+        allowed = rows[row] | ({module.rpartition(".")[0]} if row.endswith("/") else set())
+        extra = [
+            t
+            for t in sorted(top | nested)
+            if not any(t == a or t.startswith(a + ".") for a in allowed if a != "mailtls")
+            and t not in allowed
+        ]
+        if extra:
+            beyond[module] = extra
+    assert beyond == {}, "imports the README's module map does not allow"
+
+
+def test_the_adding_a_requirement_excerpts_are_the_projects_own_text() -> None:
+    section = _readme_section("### Adding a requirement")
+    blocks = re.findall(r"```(yaml|python)\n(.*?)```", section, flags=re.S)
+    assert {kind for kind, _ in blocks} == {"yaml", "python"}
+    sources = {
+        "yaml": [p.read_text(encoding="utf-8") for p in (PACKAGE / "catalogue").glob("*.yaml")],
+        "python": [p.read_text(encoding="utf-8") for p in (REPO / "checks").glob("*.py")],
+    }
+    for kind, block in blocks:
+        assert any(block in text for text in sources[kind]), f"not in the project:\n{block}"
