@@ -9,13 +9,14 @@ proven by the pytester tests in tests/unit/test_plugin_verdicts.py.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from types import ModuleType
+from typing import Any
 
 import pytest
 
-from mailtls.verdicts import Advisory, Inconclusive, Verdict
+from mailtls.verdicts import VERDICTS, Advisory, Inconclusive, Verdict
 from tests.conftest import REPO
 
 
@@ -42,3 +43,18 @@ def verdict_of(check: Callable[..., None], **fixtures: object) -> tuple[Verdict,
     except pytest.skip.Exception as exc:
         return "not_applicable", str(exc.msg)
     return "pass", ""
+
+
+def assert_verdict(
+    check: Callable[..., None], fixtures: dict[str, object], verdict: Verdict, phrase: str
+) -> None:
+    """``check`` on ``fixtures`` gives ``verdict``, with ``phrase`` in its message."""
+    got, message = verdict_of(check, **fixtures)
+    assert (got, phrase in message) == (verdict, True), message
+
+
+def case_ids(cases: Sequence[tuple[Any, ...]]) -> list[str]:
+    """Readable ids for a table whose rows start with the check and hold the verdict."""
+    return [
+        f"{c[0].__name__}-{i}-{next(v for v in c if v in VERDICTS)}" for i, c in enumerate(cases)
+    ]

@@ -18,7 +18,7 @@ from mailtls.observations import Endpoint
 from mailtls.verdicts import Verdict
 from tests.support import factories as f
 from tests.support.certs import make_cert, make_key
-from tests.support.verdict import check_module, verdict_of
+from tests.support.verdict import assert_verdict, case_ids, check_module
 
 MX = check_module("test_certificates")
 SUB = check_module("test_submission_certificates")
@@ -225,11 +225,7 @@ CASES: list[Case] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("check", "fixtures", "verdict", "phrase"),
-    CASES,
-    ids=[f"{c[0].__name__}-{i}-{c[2]}" for i, c in enumerate(CASES)],
-)
+@pytest.mark.parametrize(("check", "fixtures", "verdict", "phrase"), CASES, ids=case_ids(CASES))
 def test_certificate_checks(
     check: Callable[..., None],
     fixtures: Callable[[Any], dict[str, Any]],
@@ -237,5 +233,4 @@ def test_certificate_checks(
     phrase: str,
     run: SimpleNamespace,
 ) -> None:
-    got, message = verdict_of(check, **fixtures(run))
-    assert (got, phrase in message) == (verdict, True), message
+    assert_verdict(check, fixtures(run), verdict, phrase)

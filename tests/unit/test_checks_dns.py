@@ -9,7 +9,7 @@ import pytest
 
 from mailtls.verdicts import Verdict
 from tests.support import factories as f
-from tests.support.verdict import check_module, verdict_of
+from tests.support.verdict import assert_verdict, case_ids, check_module
 
 MX = check_module("test_mx")
 DNSSEC = check_module("test_dnssec")
@@ -97,13 +97,10 @@ CASES: list[tuple[Callable[..., None], Any, Any, Verdict, str]] = [
 
 
 @pytest.mark.parametrize(
-    ("check", "found", "target", "verdict", "phrase"),
-    CASES,
-    ids=[f"{c[0].__name__}-{i}-{c[3]}" for i, c in enumerate(CASES)],
+    ("check", "found", "target", "verdict", "phrase"), CASES, ids=case_ids(CASES)
 )
 def test_dns_checks(
     check: Callable[..., None], found: Any, target: Any, verdict: Verdict, phrase: str
 ) -> None:
     fixtures = {"discovery": found} if target is None else {"discovery": found, "target": target}
-    got, message = verdict_of(check, **fixtures)
-    assert (got, phrase in message) == (verdict, True), message
+    assert_verdict(check, fixtures, verdict, phrase)

@@ -11,7 +11,7 @@ import pytest
 from mailtls.observations import Endpoint, SmtpReply
 from mailtls.verdicts import Verdict
 from tests.support import factories as f
-from tests.support.verdict import check_module, verdict_of
+from tests.support.verdict import assert_verdict, case_ids, check_module
 
 STARTTLS = check_module("test_starttls")
 SUBMIT = check_module("test_submission")
@@ -263,13 +263,8 @@ CASES: list[tuple[Callable[..., None], dict[str, Any], Verdict, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("check", "fixtures", "verdict", "phrase"),
-    CASES,
-    ids=[f"{c[0].__name__}-{i}-{c[2]}" for i, c in enumerate(CASES)],
-)
+@pytest.mark.parametrize(("check", "fixtures", "verdict", "phrase"), CASES, ids=case_ids(CASES))
 def test_smtp_checks(
     check: Callable[..., None], fixtures: dict[str, Any], verdict: Verdict, phrase: str
 ) -> None:
-    got, message = verdict_of(check, **fixtures)
-    assert (got, phrase in message) == (verdict, True), message
+    assert_verdict(check, fixtures, verdict, phrase)
