@@ -21,6 +21,13 @@ RANGE = "127.0.10.0-127.0.19.255"
 _LOW, _HIGH = ipaddress.IPv4Address("127.0.10.0"), ipaddress.IPv4Address("127.0.19.255")
 LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_BACKUPS = 3
+MAX_EVENTS = 24  # events remembered per connection for its log line
+
+
+def note_event(events: list[str], event: str) -> None:
+    """Remember ``event`` for the connection's log line; past MAX_EVENTS only "…" is added."""
+    if len(events) <= MAX_EVENTS:
+        events.append(event if len(events) < MAX_EVENTS else "…")
 
 
 def in_testbed_range(ip: str) -> bool:

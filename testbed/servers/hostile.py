@@ -76,6 +76,7 @@ from _common import (  # testbed/servers/_common.py (the servers run as scripts)
     add_server_arguments,
     check_bind_base,
     in_testbed_range,
+    note_event,
     remove_pidfile,
     setup_logging,
     write_pidfile,
@@ -87,7 +88,6 @@ READ_TIMEOUT = 30.0  # idle time allowed between client commands
 CONNECTION_DEADLINE = 180.0  # hard cap on any connection's life
 TLS_HANDSHAKE_TIMEOUT = 30.0
 MAX_CONNECTIONS = 200  # simultaneous connections per behaviour; more are closed at once
-MAX_EVENTS = 24  # events remembered per connection for the log line
 SILENT_HOLD = 120.0
 LONGLINE_HOLD = 30.0
 LONGLINE_LENGTH = 100_000
@@ -120,10 +120,7 @@ class Session:
         return f"mx.{self.scenario}.test"
 
     def note(self, event: str) -> None:
-        if len(self.events) < MAX_EVENTS:
-            self.events.append(event)
-        elif len(self.events) == MAX_EVENTS:
-            self.events.append("…")
+        note_event(self.events, event)
 
     async def send_raw(self, data: bytes) -> None:
         self.writer.write(data)

@@ -48,6 +48,7 @@ from typing import Any
 from _common import (  # testbed/servers/_common.py (the servers run as scripts)
     add_server_arguments,
     check_bind_base,
+    note_event,
     remove_pidfile,
     setup_logging,
     write_pidfile,
@@ -65,7 +66,6 @@ CONNECTION_DEADLINE = 180.0  # hard cap on a connection's life (a byte every 29 
 MAX_LINE = 1000
 MAX_COMMANDS = 50
 MAX_CONNECTIONS = 64  # per server; more are closed at once
-MAX_EVENTS = 24
 
 SSL3, TLS10, TLS11, TLS12 = (3, 0), (3, 1), (3, 2), (3, 3)
 VERSION_NAMES = {SSL3: "SSLv3", TLS10: "TLSv1.0", TLS11: "TLSv1.1", TLS12: "TLSv1.2"}
@@ -173,8 +173,7 @@ class Session:
         return f"mx.{self.profile.name}.test"
 
     def note(self, event: str) -> None:
-        if len(self.events) <= MAX_EVENTS:
-            self.events.append(event if len(self.events) < MAX_EVENTS else "…")
+        note_event(self.events, event)
 
     def reply(self, *lines: str) -> None:
         code = lines[0][:3]
