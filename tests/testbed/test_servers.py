@@ -500,3 +500,29 @@ def test_legacy_survives_non_tls_client(legacy: Running) -> None:
         assert c.eof()
     assert legacy_handshake(LEGACY, legacy.port, TLS12, ["aes128"]).name == "TLS 1.2 aes128"
     assert "TLS handshake failed" in legacy.log()
+
+
+@pytest.mark.parametrize("script", ["hostile.py", "legacy_tls.py"])
+def test_both_servers_refuse_addresses_outside_the_testbed_range(
+    script: str, cert: tuple[Path, Path]
+) -> None:
+    """The address rule both servers take from testbed/servers/_common.py."""
+    for base in ("127.0.9", "127.0.20", "10.0.0"):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                str(SERVERS / script),
+                "--bind-base",
+                base,
+                "--cert",
+                str(cert[0]),
+                "--key",
+                str(cert[1]),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        assert proc.returncode == 2 and "bind-base must be within 127.0.10 - 127.0.19" in (
+            proc.stderr
+        ), (base, proc.stderr)
