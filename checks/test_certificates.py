@@ -16,16 +16,27 @@ from mailtls.inventory import Domain
 from mailtls.observations import Discovery, SmtpObservation
 from mailtls.runstate import MailtlsRun
 from mailtls.targets import Target
-from mailtls.verdicts import not_applicable, warn
+from mailtls.verdicts import inconclusive, not_applicable, warn
 
 
-def _leaf(smtp: SmtpObservation) -> certs.CertSummary:
-    if smtp.tls is None or not smtp.tls.chain_der:
+def _chain(smtp: SmtpObservation) -> tuple[bytes, ...]:
+    """The served chain, leaf first; not applicable without one."""
+    chain = smtp.tls.chain_der if smtp.tls is not None else ()
+    if not chain:
         not_applicable(
             f"{smtp.endpoint}: no TLS session, so no certificate (see SMTP-STARTTLS-HANDSHAKE)"
         )
-    assert smtp.tls is not None
-    return certs.summarize(smtp.tls.chain_der[0])
+    return chain
+
+
+def _leaf(smtp: SmtpObservation) -> certs.CertSummary:
+    return certs.summarize(_chain(smtp)[0])
+
+
+def _host(target: Target) -> str:
+    if target.host is None:
+        inconclusive(f"{target.id}: the target names no MX host (internal error)")
+    return target.host
 
 
 def _authenticating_policy(discovery: Discovery, target: Target) -> str | None:
@@ -55,10 +66,9 @@ def test_certificate_trusted(
     smtp: SmtpObservation, discovery: Discovery, target: Target, mailtls_run: MailtlsRun
 ) -> None:
     """The MX chain leads to a root in the CA bundle (a publicly trusted CA)."""
-    _leaf(smtp)
-    assert smtp.tls is not None
+    chain = _chain(smtp)
     roots = certs.load_roots(mailtls_run.ca_bundle.read_bytes())
-    result = certs.validate(smtp.tls.chain_der, roots, dt.datetime.now(dt.UTC))
+    result = certs.validate(chain, roots, dt.datetime.now(dt.UTC))
     if not result.trusted:
         _judge(f"{smtp.endpoint}: certificate not trusted: {result.reason}", discovery, target)
 
@@ -67,11 +77,11 @@ def test_certificate_trusted(
 def test_certificate_name(smtp: SmtpObservation, discovery: Discovery, target: Target) -> None:
     """A SAN dNSName of the leaf matches the MX host name (no CN fallback)."""
     leaf = _leaf(smtp)
-    assert target.host is not None
-    if certs.matching_name(leaf.sans, target.host) is None:
+    host = _host(target)
+    if certs.matching_name(leaf.sans, host) is None:
         problem = (
             f"{smtp.endpoint}: certificate names {', '.join(leaf.sans) or '(no SAN)'} "
-            f"do not match {target.host}"
+            f"do not match {host}"
         )
         if _dane_ee_only(discovery, target):
             not_applicable(f"{problem}; informational: DANE-EE(3) ignores names (RFC 7671 §5.1)")
@@ -112,6 +122,4 @@ def test_certificate_key(smtp: SmtpObservation, profile: str) -> None:
 @pytest.mark.requirement("CERT-MX-SIGHASH")
 def test_certificate_signatures(smtp: SmtpObservation) -> None:
     """No certificate the MX serves (other than a self-signed root) is signed with SHA-1 or MD5."""
-    _leaf(smtp)
-    assert smtp.tls is not None
-    certchecks.signatures(smtp.endpoint, smtp.tls.chain_der)
+    certchecks.signatures(smtp.endpoint, _chain(smtp))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailtls.observations import SmtpObservation
+from mailtls.observations import SmtpObservation, SmtpReply
 from mailtls.verdicts import inconclusive, not_applicable, warn
 
 
@@ -13,15 +13,21 @@ def _stopped_before(smtp: SmtpObservation, stage: str) -> None:
         inconclusive(f"{smtp.endpoint}: could not test: {f.message} (at {f.stage}, before {stage})")
 
 
+def _seen(smtp: SmtpObservation, reply: SmtpReply | None, stage: str) -> SmtpReply:
+    """The reply to ``stage``; without one, error when the session failed before it, else fail."""
+    if reply is None:
+        _stopped_before(smtp, stage)
+        raise AssertionError(f"{smtp.endpoint}: the session recorded no {stage} reply")
+    return reply
+
+
 @pytest.mark.requirement("SMTP-STARTTLS-OFFERED")
 def test_starttls_offered(smtp: SmtpObservation) -> None:
     """The MX advertises STARTTLS in its EHLO reply, so senders can encrypt the session."""
-    if smtp.ehlo is None:
-        _stopped_before(smtp, "EHLO")
-    assert smtp.ehlo is not None
+    ehlo = _seen(smtp, smtp.ehlo, "EHLO")
     assert smtp.starttls_offered, (
         f"{smtp.endpoint}: STARTTLS is not advertised; EHLO answered "
-        f"{smtp.ehlo.code} with keywords {', '.join(smtp.ehlo.keywords) or '(none)'}"
+        f"{ehlo.code} with keywords {', '.join(ehlo.keywords) or '(none)'}"
     )
 
 
@@ -44,11 +50,9 @@ def test_ehlo_after_tls(smtp: SmtpObservation) -> None:
     """After TLS the MX accepts a new EHLO and no longer advertises STARTTLS (RFC 3207 §4.2)."""
     if smtp.tls is None:
         not_applicable(f"{smtp.endpoint}: no TLS session (see SMTP-STARTTLS-HANDSHAKE)")
-    if smtp.ehlo_tls is None:
-        _stopped_before(smtp, "EHLO over TLS")
-    assert smtp.ehlo_tls is not None
-    assert smtp.ehlo_tls.code == 250, (
-        f"{smtp.endpoint}: EHLO over TLS was rejected: {smtp.ehlo_tls.code} {smtp.ehlo_tls.text()}"
+    ehlo_tls = _seen(smtp, smtp.ehlo_tls, "EHLO over TLS")
+    assert ehlo_tls.code == 250, (
+        f"{smtp.endpoint}: EHLO over TLS was rejected: {ehlo_tls.code} {ehlo_tls.text()}"
     )
-    if "STARTTLS" in smtp.ehlo_tls.keywords:
+    if "STARTTLS" in ehlo_tls.keywords:
         warn(f"{smtp.endpoint}: STARTTLS is still advertised after TLS was established")

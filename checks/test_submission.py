@@ -7,7 +7,7 @@ port 465 (implicit TLS). The probes never authenticate: they read EHLO and quit.
 
 import pytest
 
-from mailtls.observations import SmtpObservation, SubmissionDiscovery, TlsScan
+from mailtls.observations import SmtpObservation, SmtpReply, SubmissionDiscovery, TlsScan
 from mailtls.verdicts import inconclusive, not_applicable, warn
 
 CLEARTEXT_PASSWORD_MECHANISMS = ("PLAIN", "LOGIN")  # the password itself crosses the wire
@@ -38,6 +38,14 @@ def _could_not_test(smtp: SmtpObservation, before: str) -> None:
         )
 
 
+def _seen(smtp: SmtpObservation, reply: SmtpReply | None, stage: str) -> SmtpReply:
+    """The reply to ``stage``; without one, error when the session failed before it, else fail."""
+    if reply is None:
+        _could_not_test(smtp, stage)
+        raise AssertionError(f"{smtp.endpoint}: the session recorded no {stage} reply")
+    return reply
+
+
 @pytest.mark.requirement("SUBMIT-465-IMPLICIT")
 def test_submissions_implicit_tls(smtp: SmtpObservation) -> None:
     """Port 465 completes a TLS handshake at once and then greets with 220 inside TLS."""
@@ -54,11 +62,9 @@ def test_submissions_implicit_tls(smtp: SmtpObservation) -> None:
         if smtp.tls_error is not None:
             raise AssertionError(f"{where}: no TLS handshake on port 465: {smtp.tls_error}")
         _could_not_test(smtp, "the TLS handshake")
-    if smtp.banner is None:
-        _could_not_test(smtp, "the greeting over TLS")
-    assert smtp.banner is not None
-    assert smtp.banner.code == 220, (
-        f"{where}: the greeting over TLS is {smtp.banner.code} {smtp.banner.text()}, not 220"
+    banner = _seen(smtp, smtp.banner, "the greeting over TLS")
+    assert banner.code == 220, (
+        f"{where}: the greeting over TLS is {banner.code} {banner.text()}, not 220"
     )
 
 
@@ -67,12 +73,10 @@ def test_submission_starttls(smtp: SmtpObservation) -> None:
     """Port 587 advertises STARTTLS, so mail clients can encrypt before they log in."""
     if _closed(smtp):
         not_applicable(f"{smtp.endpoint}: port 587 is closed (no submission service there)")
-    if smtp.ehlo is None:
-        _could_not_test(smtp, "EHLO")
-    assert smtp.ehlo is not None
+    ehlo = _seen(smtp, smtp.ehlo, "EHLO")
     assert smtp.starttls_offered, (
         f"{smtp.endpoint}: port 587 does not advertise STARTTLS; EHLO answered "
-        f"{smtp.ehlo.code} with keywords {', '.join(smtp.ehlo.keywords) or '(none)'}"
+        f"{ehlo.code} with keywords {', '.join(ehlo.keywords) or '(none)'}"
     )
 
 

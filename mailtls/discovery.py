@@ -15,12 +15,13 @@ from mailtls.observations import (
     Discovery,
     DnsAnswer,
     MxHost,
+    SrvRecord,
     SubmissionDiscovery,
     SubmissionHost,
     SubmissionSource,
 )
 from mailtls.probes.dns import DnsClient
-from mailtls.records import parse_srv
+from mailtls.records import parse_srv, select
 
 
 def _parse_mx(record: str) -> tuple[int, str] | None:
@@ -68,6 +69,7 @@ def discover(client: DnsClient, domain: str) -> Discovery:
     return dataclasses.replace(
         found,
         mta_sts_txt=sts,
+        mta_sts_advertised=sts.status == "ok" and bool(select(sts.records, "STSv1")),
         tlsrpt_txt=rpt,
         answers=(*found.answers, sts, rpt, ds, dnskey),
     )
@@ -168,7 +170,16 @@ def discover_submission(
         hosts=hosts,
         problems=tuple(problems),
         answers=answers,
+        submission_records=srv_records(srv["_submission._tcp"]),
+        submissions_records=srv_records(srv["_submissions._tcp"]),
     )
+
+
+def srv_records(answer: DnsAnswer) -> tuple[SrvRecord, ...]:
+    """The well-formed SRV records of an answer (the malformed ones are reported as problems)."""
+    if answer.status != "ok":
+        return ()
+    return tuple(r for r in (parse_srv(x) for x in answer.records) if r is not None)
 
 
 def discover_all(client: DnsClient, domains: Iterable[str], workers: int) -> dict[str, Discovery]:

@@ -2,6 +2,9 @@
 
 A probe returns one of these and never judges it; checks read them and judge; the evidence
 module renders them. Every record says when and from where (resolver, IP and port) it was seen.
+
+This module is a leaf: it imports nothing from mailtls. Whatever needs parsing (TXT and SRV
+records) is parsed once by discovery or a probe and stored here as a typed field.
 """
 
 from __future__ import annotations
@@ -87,6 +90,9 @@ class Discovery:
     mta_sts_txt: DnsAnswer | None = None  # _mta-sts.<domain> TXT (RFC 8461 §3.1)
     mx_unchecked: DnsAnswer | None = None  # the MX query again with CD set, after a SERVFAIL
     tlsrpt_txt: DnsAnswer | None = None  # _smtp._tls.<domain> TXT (RFC 8460 §3)
+    # A TXT record starting ``v=STSv1`` exists: senders will look for an MTA-STS policy
+    # (decided by discovery, which parses mta_sts_txt).
+    mta_sts_advertised: bool = False
 
     @property
     def dnssec_bogus(self) -> bool:
@@ -96,16 +102,6 @@ class Discovery:
             and self.mx_unchecked is not None
             and self.mx_unchecked.status in ("ok", "nodata", "nxdomain")
         )
-
-    @property
-    def mta_sts_advertised(self) -> bool:
-        """A TXT record starting ``v=STSv1`` exists: senders will look for an MTA-STS policy."""
-        txt = self.mta_sts_txt
-        if txt is None or txt.status != "ok":
-            return False
-        from mailtls.records import select
-
-        return bool(select(txt.records, "STSv1"))
 
 
 Direction = Literal["C", "S", "*"]  # client, server, event
@@ -351,14 +347,14 @@ class SubmissionDiscovery:
     hosts: tuple[SubmissionHost, ...] = ()
     problems: tuple[str, ...] = ()  # SRV records we could not parse, failed lookups
     answers: tuple[DnsAnswer, ...] = ()  # every answer used, for evidence
+    # The well-formed SRV records of each answer, parsed by discovery (empty unless "ok").
+    submission_records: tuple[SrvRecord, ...] = ()
+    submissions_records: tuple[SrvRecord, ...] = ()
 
     def records(self, which: SubmissionSource) -> tuple[SrvRecord, ...]:
-        from mailtls.records import parse_srv
-
-        answer = self.submissions_srv if which == "_submissions._tcp" else self.submission_srv
-        if which == "inventory" or answer.status != "ok":
-            return ()
-        return tuple(r for r in (parse_srv(x) for x in answer.records) if r is not None)
+        if which == "_submissions._tcp":
+            return self.submissions_records
+        return self.submission_records if which == "_submission._tcp" else ()
 
     @property
     def srv_failure(self) -> str | None:

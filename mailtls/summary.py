@@ -24,7 +24,7 @@ from importlib import resources
 from typing import Any
 
 from mailtls import __version__, requirements
-from mailtls.evidence import render_html
+from mailtls.evidence import digest, render_html
 from mailtls.expiry import SeenCertificate, seen_certificates
 from mailtls.runstate import MailtlsRun
 
@@ -45,8 +45,6 @@ class EvidenceIndex:
     def ref(self, obs: object) -> str:
         hit = self._by_id.get(id(obs))
         if hit is None:
-            from mailtls.evidence import digest
-
             hit = (obs, digest(obs))  # holding obs keeps its id() unique for the whole run
             self._by_id[id(obs)] = hit
             self.by_digest.setdefault(hit[1], obs)

@@ -29,6 +29,7 @@ from urllib3.exceptions import (
 
 from mailtls.observations import DnsAnswer, PolicyFetch
 from mailtls.probes.dns import DnsClient
+from mailtls.tls.peer import served_chain
 
 POLICY_PATH = "/.well-known/mta-sts.txt"
 MAX_POLICY_BYTES = 64 * 1024
@@ -54,9 +55,7 @@ def _chain(response: urllib3.BaseHTTPResponse) -> tuple[tuple[bytes, ...], str |
     sock = getattr(getattr(response, "connection", None), "sock", None)
     if not isinstance(sock, ssl.SSLSocket):
         return (), None
-    certs = sock._sslobj.get_unverified_chain() or ()  # type: ignore[attr-defined]
-    der = tuple(c.public_bytes(ssl._ssl.ENCODING_DER) for c in certs)  # type: ignore[attr-defined]
-    return der, sock.version()
+    return served_chain(sock), sock.version()
 
 
 def fetch_policy(
@@ -182,9 +181,7 @@ def _refused_chain(
             socket.create_connection((ip, port), timeout=timeout) as raw,
             ctx.wrap_socket(raw, server_hostname=host) as tls,
         ):
-            certs = tls._sslobj.get_unverified_chain() or ()  # type: ignore[attr-defined]
-            der = tuple(c.public_bytes(ssl._ssl.ENCODING_DER) for c in certs)  # type: ignore[attr-defined]
-            return der, tls.version()
+            return served_chain(tls), tls.version()
     except (OSError, ValueError):
         return (), None
 

@@ -26,6 +26,7 @@ from mailtls.observations import (
     TlsSession,
     TranscriptLine,
 )
+from mailtls.tls.peer import served_chain
 
 MAX_LINE = 2048  # RFC 5321 §4.5.3.1.5 allows 512 octets per reply line; we tolerate more
 MAX_REPLY_LINES = 200
@@ -230,10 +231,7 @@ class Session:
             raise self.fail(
                 "reset", f"connection error during the TLS handshake: {exc.strerror or exc}"
             ) from None
-        chain = tuple(
-            c.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
-            for c in (tls._sslobj.get_unverified_chain() or ())  # type: ignore[attr-defined]
-        )
+        chain = served_chain(tls)
         cipher = tls.cipher()
         session = TlsSession(
             version=tls.version() or "?",

@@ -59,7 +59,6 @@ import contextlib
 import ipaddress
 import itertools
 import logging
-import logging.handlers
 import os
 import signal
 import socket
@@ -72,21 +71,29 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _common import (  # testbed/servers/_common.py (the servers run as scripts)
+    RANGE,
+    add_server_arguments,
+    check_bind_base,
+    in_testbed_range,
+    note_event,
+    remove_pidfile,
+    setup_logging,
+    write_pidfile,
+)
+
 MAX_LINE = 1000  # RFC 5321 §4.5.3.1.4 command line limit, incl. CRLF
 MAX_COMMANDS = 50  # per connection
 READ_TIMEOUT = 30.0  # idle time allowed between client commands
 CONNECTION_DEADLINE = 180.0  # hard cap on any connection's life
 TLS_HANDSHAKE_TIMEOUT = 30.0
 MAX_CONNECTIONS = 200  # simultaneous connections per behaviour; more are closed at once
-MAX_EVENTS = 24  # events remembered per connection for the log line
 SILENT_HOLD = 120.0
 LONGLINE_HOLD = 30.0
 LONGLINE_LENGTH = 100_000
 ENDLESS_CHUNK_LINES = 100
 ENDLESS_PAUSE = 0.05  # seconds between chunks: ~2000 lines/s at most, negligible CPU
 DRIP_INTERVAL = 1.0
-LOG_MAX_BYTES = 10 * 1024 * 1024
-LOG_BACKUPS = 3
 
 log = logging.getLogger("hostile")
 
@@ -113,10 +120,7 @@ class Session:
         return f"mx.{self.scenario}.test"
 
     def note(self, event: str) -> None:
-        if len(self.events) < MAX_EVENTS:
-            self.events.append(event)
-        elif len(self.events) == MAX_EVENTS:
-            self.events.append("…")
+        note_event(self.events, event)
 
     async def send_raw(self, data: bytes) -> None:
         self.writer.write(data)
@@ -494,30 +498,15 @@ def make_tls_context(cert: Path, key: Path, chain: Path | None) -> ssl.SSLContex
     return ctx
 
 
-def _in_testbed_range(addr: ipaddress.IPv4Address) -> bool:
-    return addr in ipaddress.IPv4Network("127.0.0.0/8") and 10 <= addr.packed[2] <= 19
-
-
-def check_bind_base(base: str) -> str:
-    """Accept only `127.0.1X` (X in 0-9): the testbed's loopback range."""
-    try:
-        addr = ipaddress.IPv4Address(f"{base}.1")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a three-octet prefix: {base!r}") from None
-    if not _in_testbed_range(addr):
-        raise argparse.ArgumentTypeError("bind-base must be within 127.0.10 - 127.0.19")
-    return base
-
-
 def check_listen(item: str) -> tuple[str, str]:
     """`IP:BEHAVIOUR`, IP within 127.0.10.0 - 127.0.19.255."""
     ip, _, name = item.rpartition(":")
     try:
-        addr = ipaddress.IPv4Address(ip)
+        ipaddress.IPv4Address(ip)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected IP:BEHAVIOUR, got {item!r}") from None
-    if not _in_testbed_range(addr):
-        raise argparse.ArgumentTypeError(f"{ip} is outside 127.0.10.0 - 127.0.19.255")
+    if not in_testbed_range(ip):
+        raise argparse.ArgumentTypeError(f"{ip} is outside {RANGE}")
     if name not in BEHAVIOURS:
         raise argparse.ArgumentTypeError(f"unknown behaviour {name!r}")
     return ip, name
@@ -537,13 +526,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         help="IP:BEHAVIOUR, repeatable (the form testbed/testbed.py uses)",
     )
-    p.add_argument("--port", type=int, default=25)
-    p.add_argument("--cert", type=Path, required=True, help="leaf certificate (may hold the chain)")
-    p.add_argument("--key", type=Path, required=True)
-    p.add_argument("--chain", type=Path, help="intermediate certificates sent after the leaf")
+    add_server_arguments(p)
     p.add_argument("--only", help=f"comma-separated subset of: {','.join(BEHAVIOURS)}")
-    p.add_argument("--pidfile", type=Path, help="written once every address is bound")
-    p.add_argument("--logfile", type=Path, help="rotated log of every connection; default stderr")
     args = p.parse_args(argv)
     if args.only:
         unknown = set(args.only.split(",")) - set(BEHAVIOURS)
@@ -564,22 +548,6 @@ def bindings(args: argparse.Namespace) -> list[tuple[str, str]]:
     return pairs
 
 
-def setup_logging(logfile: Path | None) -> None:
-    handler: logging.Handler
-    if logfile is None:
-        handler = logging.StreamHandler(sys.stderr)
-    else:
-        handler = logging.handlers.RotatingFileHandler(
-            logfile, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS
-        )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    # asyncio reports every failed handshake of a misbehaving client; our own line suffices.
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-
-
 async def serve(args: argparse.Namespace) -> None:
     tls_context = make_tls_context(args.cert, args.key, args.chain)
     servers: list[asyncio.Server] = []
@@ -595,8 +563,7 @@ async def serve(args: argparse.Namespace) -> None:
         )
         servers.append(server)
         log.info("listening scenario=%s on %s:%d", name, address, args.port)
-    if args.pidfile:
-        args.pidfile.write_text(f"{os.getpid()}\n")
+    write_pidfile(args.pidfile)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -609,7 +576,9 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging(args.logfile)
+    setup_logging(log, args.logfile)
+    # asyncio reports every failed handshake of a misbehaving client; our own line suffices.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     try:
         asyncio.run(serve(args))
     except OSError as exc:
@@ -617,9 +586,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hostile: cannot start: {exc}", file=sys.stderr)
         return 2
     finally:
-        if args.pidfile:
-            with contextlib.suppress(OSError):
-                args.pidfile.unlink()
+        remove_pidfile(args.pidfile)
     return 0
 
 

@@ -31,11 +31,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import itertools
 import logging
-import logging.handlers
-import os
 import signal
 import socket
 import sys
@@ -47,6 +44,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from _common import (  # testbed/servers/_common.py (the servers run as scripts)
+    add_server_arguments,
+    check_bind_base,
+    note_event,
+    remove_pidfile,
+    setup_logging,
+    write_pidfile,
+)
 
 with warnings.catch_warnings():
     # tlslite-ng 0.8 imports asyncore, deprecated in Python 3.11 (removed in 3.12).
@@ -60,9 +66,6 @@ CONNECTION_DEADLINE = 180.0  # hard cap on a connection's life (a byte every 29 
 MAX_LINE = 1000
 MAX_COMMANDS = 50
 MAX_CONNECTIONS = 64  # per server; more are closed at once
-MAX_EVENTS = 24
-LOG_MAX_BYTES = 10 * 1024 * 1024
-LOG_BACKUPS = 3
 
 SSL3, TLS10, TLS11, TLS12 = (3, 0), (3, 1), (3, 2), (3, 3)
 VERSION_NAMES = {SSL3: "SSLv3", TLS10: "TLSv1.0", TLS11: "TLSv1.1", TLS12: "TLSv1.2"}
@@ -170,8 +173,7 @@ class Session:
         return f"mx.{self.profile.name}.test"
 
     def note(self, event: str) -> None:
-        if len(self.events) <= MAX_EVENTS:
-            self.events.append(event if len(self.events) < MAX_EVENTS else "…")
+        note_event(self.events, event)
 
     def reply(self, *lines: str) -> None:
         code = lines[0][:3]
@@ -348,16 +350,6 @@ def close_quietly(session: Session, client: socket.socket) -> None:
         client.close()
 
 
-def check_bind_base(base: str) -> str:
-    try:
-        addr = ipaddress.IPv4Address(f"{base}.1")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a three-octet prefix: {base!r}") from None
-    if addr not in ipaddress.IPv4Network("127.0.0.0/8") or not 10 <= addr.packed[2] <= 19:
-        raise argparse.ArgumentTypeError("bind-base must be within 127.0.10 - 127.0.19")
-    return base
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument(
@@ -366,32 +358,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=check_bind_base,
         help="first three octets; server N binds <bind-base>.N",
     )
-    p.add_argument("--port", type=int, default=25)
-    p.add_argument("--cert", type=Path, required=True, help="leaf certificate (may hold the chain)")
-    p.add_argument("--key", type=Path, required=True, help="RSA private key (PEM)")
-    p.add_argument("--chain", type=Path, help="intermediate certificates sent after the leaf")
-    p.add_argument("--pidfile", type=Path, help="written once every address is bound")
-    p.add_argument("--logfile", type=Path, help="rotated log of every connection; default stderr")
+    add_server_arguments(p, key_help="RSA private key (PEM)")
     return p.parse_args(argv)
-
-
-def setup_logging(logfile: Path | None) -> None:
-    handler: logging.Handler
-    if logfile is None:
-        handler = logging.StreamHandler(sys.stderr)
-    else:
-        handler = logging.handlers.RotatingFileHandler(
-            logfile, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS
-        )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging(args.logfile)
+    setup_logging(log, args.logfile)
     try:
         credentials = Credentials.load(args.cert, args.key, args.chain)
         servers = [
@@ -413,8 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     for server, thread in zip(servers, threads, strict=True):
         thread.start()
         log.info("listening server=%s on %s:%d", server.label, *server.sock.getsockname()[:2])
-    if args.pidfile:
-        args.pidfile.write_text(f"{os.getpid()}\n")
+    write_pidfile(args.pidfile)
     try:
         while not stop.wait(1.0):
             pass
@@ -422,9 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("stopping")
         for thread in threads:
             thread.join(timeout=2)
-        if args.pidfile:
-            with contextlib.suppress(OSError):
-                args.pidfile.unlink()
+        remove_pidfile(args.pidfile)
     return 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import os
 import re
 import signal
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from servers._common import RANGE, in_testbed_range  # the address rule, written once
 
 HERE = Path(__file__).resolve().parent.parent  # <repo>/testbed
 REPO = HERE.parent
@@ -56,8 +56,7 @@ def prepare_run(run: Path = RUN) -> list[str]:
                 "others may traverse (the default is under /var/tmp/mailtls-testbed/)"
             )
     return problems
-ALLOWED = (ipaddress.IPv4Address("127.0.10.0"), ipaddress.IPv4Address("127.0.19.255"))
-_ADDR = re.compile(r"^127\.0\.(1[0-9])\.(\d{1,3})$")
+_ADDR = re.compile(r"^127\.0\.(\d{1,3})\.(\d{1,3})$")
 
 
 def shift() -> int:
@@ -72,11 +71,11 @@ def shift() -> int:
 def addr(ip: str) -> str:
     """The address ``ip`` of the standard plan, after the shift; refuses anything out of range."""
     m = _ADDR.match(ip)
-    if not m:
-        raise ValueError(f"testbed address {ip!r} is not within 127.0.10.0-127.0.19.255")
+    if not m or not in_testbed_range(ip):
+        raise ValueError(f"testbed address {ip!r} is not within {RANGE}")
     moved = f"127.0.{int(m.group(1)) + shift()}.{m.group(2)}"
-    if not ALLOWED[0] <= ipaddress.IPv4Address(moved) <= ALLOWED[1]:
-        raise ValueError(f"testbed address {moved} (from {ip}) is out of 127.0.10.0-127.0.19.255")
+    if not in_testbed_range(moved):
+        raise ValueError(f"testbed address {moved} (from {ip}) is out of {RANGE}")
     return moved
 
 
@@ -86,7 +85,7 @@ def _shifted(value: Any) -> Any:
     if isinstance(value, list):
         return [_shifted(v) for v in value]
     if isinstance(value, str) and value.startswith("127.0.1"):
-        return addr(value) if _ADDR.match(value) else value
+        return addr(value) if in_testbed_range(value) else value
     return value
 
 

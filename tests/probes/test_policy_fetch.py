@@ -13,7 +13,8 @@ import certifi
 import pytest
 
 from mailtls.probes.https import MAX_POLICY_BYTES, fetch_policy
-from tests.probes.smtpserver import ScriptedServer, self_signed
+from tests.support.certs import make_cert
+from tests.support.smtpserver import ScriptedServer
 
 IP = "127.0.19.7"
 DOMAIN = "policy.test"
@@ -21,7 +22,7 @@ DOMAIN = "policy.test"
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
-    cert, key = self_signed(tmp_path_factory.mktemp("certs"), f"mta-sts.{DOMAIN}")
+    cert, key = make_cert(f"mta-sts.{DOMAIN}").write(tmp_path_factory.mktemp("certs"))
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     return ctx, cert

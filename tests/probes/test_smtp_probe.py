@@ -14,7 +14,8 @@ from cryptography import x509
 
 from mailtls.observations import Endpoint
 from mailtls.probes.smtp import MAX_SESSION_BYTES, SmtpSettings, probe_smtp
-from tests.probes.smtpserver import ScriptedServer, good_smtp, read_line, self_signed
+from tests.support.certs import make_cert
+from tests.support.smtpserver import ScriptedServer, good_smtp, read_line
 
 IP = "127.0.19.21"
 FAST = SmtpSettings(ehlo_name="probe.mailtls.test", timeout=1.0, retry_pause=0.1)
@@ -22,7 +23,7 @@ FAST = SmtpSettings(ehlo_name="probe.mailtls.test", timeout=1.0, retry_pause=0.1
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
-    cert, key = self_signed(tmp_path_factory.mktemp("certs"), "mx.probe.test")
+    cert, key = make_cert("mx.probe.test").write(tmp_path_factory.mktemp("certs"))
     c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     c.load_cert_chain(cert, key)
     return c

@@ -9,7 +9,6 @@ Debian's OpenSSL 3 can no longer offer).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import socket
 import ssl
 import subprocess
@@ -22,10 +21,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # tlslite-ng 0.8 imports asyncore
@@ -34,6 +29,7 @@ with warnings.catch_warnings():
     from tlslite.errors import TLSRemoteAlert
 
 from tests.conftest import REPO
+from tests.support.certs import make_cert, make_key
 
 SERVERS = REPO / "testbed" / "servers"
 BASE = "127.0.19"
@@ -64,31 +60,8 @@ SSL3, TLS10, TLS11, TLS12 = (3, 0), (3, 1), (3, 2), (3, 3)
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A throwaway self-signed RSA certificate (tlslite's legacy suites need RSA)."""
-    tmp = tmp_path_factory.mktemp("certs")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mx.hostile.test")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=7))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("mx.hostile.test")]), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+    made = make_cert("mx.hostile.test", key=make_key("rsa"), days=7)
+    return made.write(tmp_path_factory.mktemp("certs"))
 
 
 def port_free(addresses: list[str], port: int) -> bool:
@@ -527,3 +500,29 @@ def test_legacy_survives_non_tls_client(legacy: Running) -> None:
         assert c.eof()
     assert legacy_handshake(LEGACY, legacy.port, TLS12, ["aes128"]).name == "TLS 1.2 aes128"
     assert "TLS handshake failed" in legacy.log()
+
+
+@pytest.mark.parametrize("script", ["hostile.py", "legacy_tls.py"])
+def test_both_servers_refuse_addresses_outside_the_testbed_range(
+    script: str, cert: tuple[Path, Path]
+) -> None:
+    """The address rule both servers take from testbed/servers/_common.py."""
+    for base in ("127.0.9", "127.0.20", "10.0.0"):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                str(SERVERS / script),
+                "--bind-base",
+                base,
+                "--cert",
+                str(cert[0]),
+                "--key",
+                str(cert[1]),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        assert proc.returncode == 2 and "bind-base must be within 127.0.10 - 127.0.19" in (
+            proc.stderr
+        ), (base, proc.stderr)

@@ -5,7 +5,6 @@ what the scenarios say."""
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import os
 import re
 import sys
@@ -19,10 +18,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "testbed"))
+from servers._common import in_testbed_range
 from tb import ca, common, dns, postfix
 
 VERDICTS = {"pass", "warn", "fail", "not_applicable", "error"}
-LOW, HIGH = ipaddress.IPv4Address("127.0.10.0"), ipaddress.IPv4Address("127.0.19.255")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +49,7 @@ def _addresses(value: Any) -> list[str]:
 def test_every_address_is_in_the_testbed_range(data: dict[str, Any]) -> None:
     found = _addresses(data)
     assert found
-    assert all(LOW <= ipaddress.IPv4Address(a) <= HIGH for a in found), found
+    assert all(in_testbed_range(a) for a in found), found
 
 
 def test_listener_addresses_and_names_are_unique(data: dict[str, Any]) -> None:
@@ -170,3 +169,23 @@ def test_srv_records_follow_the_scenarios(
     rrs = set(dns.records(data["domains"], tlsa_certs))
     assert ("_submissions._tcp.subgood.test", "SRV", "0 1 465 smtp.subgood.test.") in rrs
     assert ("_submission._tcp.subnone.test", "SRV", "0 0 0 .") in rrs
+
+
+@pytest.mark.parametrize(
+    ("ip", "inside"),
+    [
+        ("127.0.10.0", True),
+        ("127.0.19.255", True),
+        ("127.0.9.255", False),
+        ("127.0.20.0", False),
+        ("0.0.0.0", False),
+        ("127.0.10.256", False),
+        ("mx.example", False),
+    ],
+)
+def test_the_address_rule_is_written_once_and_holds_at_its_edges(ip: str, inside: bool) -> None:
+    """testbed/servers/_common.py is the one home of the rule; tb/common.addr() refuses the rest."""
+    assert in_testbed_range(ip) is inside
+    if not inside:
+        with pytest.raises(ValueError, match=r"127\.0\.10\.0-127\.0\.19\.255"):
+            common.addr(ip)

@@ -6,11 +6,11 @@ import datetime as dt
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from mailtls import certs
+from tests.support.certs import PrivateKey, make_cert
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -34,35 +34,19 @@ def test_name_matching(pattern: str, host: str, ok: bool) -> None:
 
 
 def _cert(
-    key: object,
-    issuer_key: object,
+    key: PrivateKey,
     cn: str,
     sans: list[str],
     hash_: hashes.HashAlgorithm,
     ca: bool = False,
     days: int = 90,
 ) -> bytes:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())  # type: ignore[attr-defined]
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if sans:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(s) for s in sans]), critical=False
-        )
-    return builder.sign(issuer_key, hash_).public_bytes(serialization.Encoding.DER)  # type: ignore[arg-type]
+    return make_cert(cn, key=key, sans=sans, hash_alg=hash_, ca=ca, days=days).der
 
 
 def test_summary_reports_key_and_signature() -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    s = certs.summarize(_cert(key, key, "mx.example", ["mx.example"], hashes.SHA256()))
+    s = certs.summarize(_cert(key, "mx.example", ["mx.example"], hashes.SHA256()))
     assert (s.key_type, s.key_bits, s.signature_hash, s.self_signed) == (
         "RSA",
         1024,
@@ -70,15 +54,15 @@ def test_summary_reports_key_and_signature() -> None:
         True,
     )
     ec_key = ec.generate_private_key(ec.SECP384R1())
-    s2 = certs.summarize(_cert(ec_key, ec_key, "mx.example", [], hashes.SHA384()))
+    s2 = certs.summarize(_cert(ec_key, "mx.example", [], hashes.SHA384()))
     assert (s2.key_type, s2.curve, s2.sans) == ("EC", "secp384r1", ())
 
 
 def test_self_signed_leaf_is_not_trusted() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    der = _cert(key, key, "mx.example", ["mx.example"], hashes.SHA256())
+    der = _cert(key, "mx.example", ["mx.example"], hashes.SHA256())
     other = ec.generate_private_key(ec.SECP256R1())
-    root = x509.load_der_x509_certificate(_cert(other, other, "root", [], hashes.SHA256(), ca=True))
+    root = x509.load_der_x509_certificate(_cert(other, "root", [], hashes.SHA256(), ca=True))
     result = certs.validate([der], [root], NOW)
     assert not result.trusted and "self-signed" in result.reason
 

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from mailtls.dane import association, match_record, parse_tlsa
-from tests.probes.smtpserver import self_signed
+from tests.support.certs import make_cert
 
 
-def _cert(tmp: Path, cn: str) -> tuple[bytes, bytes]:
-    """A certificate from the probe tests' helper, as DER, and its SubjectPublicKeyInfo."""
-    cert_path, _ = self_signed(tmp, cn)
-    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return cert.public_bytes(Encoding.DER), spki
+def _cert(cn: str) -> tuple[bytes, bytes]:
+    """A certificate as DER, and its SubjectPublicKeyInfo."""
+    made = make_cert(cn)
+    return made.der, made.spki
 
 
 def test_parse_joins_chunked_hex_and_rejects_junk() -> None:
@@ -33,8 +27,8 @@ def test_parse_joins_chunked_hex_and_rejects_junk() -> None:
     assert parse_tlsa("x 1 1 00") is None
 
 
-def test_association_per_selector_and_matching_type(tmp_path: Path) -> None:
-    der, spki = _cert(tmp_path, "mx.example")
+def test_association_per_selector_and_matching_type() -> None:
+    der, spki = _cert("mx.example")
     assert association(der, 0, 0) == der
     assert association(der, 1, 0) == spki
     assert association(der, 1, 1) == hashlib.sha256(spki).digest()
@@ -42,9 +36,9 @@ def test_association_per_selector_and_matching_type(tmp_path: Path) -> None:
     assert association(der, 2, 1) is None and association(der, 1, 3) is None
 
 
-def test_dane_ee_matches_the_leaf_only_and_ta_only_above_it(tmp_path: Path) -> None:
-    leaf, leaf_spki = _cert(tmp_path, "mx.example")
-    inter, inter_spki = _cert(tmp_path, "intermediate.example")
+def test_dane_ee_matches_the_leaf_only_and_ta_only_above_it() -> None:
+    leaf, leaf_spki = _cert("mx.example")
+    inter, inter_spki = _cert("intermediate.example")
     chain = (leaf, inter)
     ee = parse_tlsa(f"3 1 1 {hashlib.sha256(leaf_spki).hexdigest()}")
     ta = parse_tlsa(f"2 1 1 {hashlib.sha256(inter_spki).hexdigest()}")
@@ -58,8 +52,8 @@ def test_dane_ee_matches_the_leaf_only_and_ta_only_above_it(tmp_path: Path) -> N
     assert "no certificate above the leaf" in match_record(ta, (leaf,)).why
 
 
-def test_mismatch_names_both_digests_and_pkix_is_unusable(tmp_path: Path) -> None:
-    leaf, leaf_spki = _cert(tmp_path, "mx.example")
+def test_mismatch_names_both_digests_and_pkix_is_unusable() -> None:
+    leaf, leaf_spki = _cert("mx.example")
     wrong = parse_tlsa("3 1 1 " + "ab" * 32)
     assert wrong is not None
     m = match_record(wrong, (leaf,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailtls.discovery import submission_host_names
+from mailtls.discovery import srv_records, submission_host_names
 from mailtls.observations import (
     DnsAnswer,
     DnsStatus,
@@ -60,7 +60,15 @@ def test_hosts_from_inventory_and_both_srv_owners_once_each() -> None:
 def _discovery(
     hosts: tuple[SubmissionHost, ...], sub: DnsAnswer, subs: DnsAnswer
 ) -> SubmissionDiscovery:
-    return SubmissionDiscovery("example.org", (), sub, subs, hosts)
+    return SubmissionDiscovery(
+        "example.org",
+        (),
+        sub,
+        subs,
+        hosts,
+        submission_records=srv_records(sub),
+        submissions_records=srv_records(subs),
+    )
 
 
 def test_every_ip_on_both_ports_with_readable_unique_ids() -> None:

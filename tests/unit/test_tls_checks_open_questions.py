@@ -3,7 +3,6 @@ warn-at-worst question into a warning; rate limiting never does (it stays an err
 
 from __future__ import annotations
 
-import importlib.util
 from types import ModuleType
 
 import pytest
@@ -11,18 +10,14 @@ import pytest
 from mailtls import requirements
 from mailtls.observations import Answer, Endpoint, TlsScan
 from mailtls.verdicts import Advisory, Inconclusive
-from tests.conftest import REPO
+from tests.support.verdict import check_module
 
 LIMIT = "not tested: the limit of 10 connections per address was reached (2 SMTP session(s), 8 hello probe(s))"
 RATE = "inconclusive: the server answered 421 4.7.0 Too many connections (connection 6, at banner)"
 
 
 def _checks() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("tls_checks", REPO / "checks" / "test_tls.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return check_module("test_tls")
 
 
 def _scan(stopped: str, **answers: str) -> TlsScan:

@@ -6,7 +6,6 @@ accepted from refused on a real TLS stack, including offers Python's `ssl` canno
 
 from __future__ import annotations
 
-import datetime
 import os
 import shutil
 import socket
@@ -17,8 +16,6 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from mailtls.tls import suites as S
@@ -31,6 +28,7 @@ from mailtls.tls.hello import (
     build_sslv2_client_hello,
     read_server_flight,
 )
+from tests.support.certs import make_cert, make_key
 
 HOST = "127.0.19.250"  # only 127.0.19.0/24 is ours in the test network plan
 CN = "mx.hello-probe.test"
@@ -43,33 +41,6 @@ def _need_openssl() -> str:
             pytest.fail("openssl binary missing (CI=true: missing server binaries are failures)")
         pytest.skip("openssl binary not installed")
     return path
-
-
-def _write_cert(directory: Path) -> tuple[Path, Path]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CN)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(CN)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 def _ffdhe3072(openssl: str, directory: Path) -> Path:
@@ -99,7 +70,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """openssl s_server with an RSA certificate and ffdhe3072 DHE parameters; yields the port."""
     openssl = _need_openssl()
     directory = tmp_path_factory.mktemp("s_server")
-    cert, key = _write_cert(directory)
+    cert, key = make_cert(CN, key=make_key("rsa"), days=1).write(directory)
     dhparam = _ffdhe3072(openssl, directory)
     cmd = [openssl, "s_server", "-accept", f"{HOST}:0", "-cert", str(cert), "-key", str(key)]
     cmd += ["-dhparam", str(dhparam), "-www"]

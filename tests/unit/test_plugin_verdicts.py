@@ -1,0 +1,187 @@
+"""The plugin's behaviour, proven by inner pytest runs (pytester, as pytest-randomly does): a
+small inline check module and a tiny inventory, no network and no testbed.
+
+The inline check asserts DNSSEC-DOMAIN (domain scope: one target per domain, no probe) and acts
+out the verdict its domain is named after, so each test states the outcome it expects of the
+plugin: the verdict rows in --evidence-json, pytest's counts, the exit status, the messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+CHECKS = """
+import pytest
+from mailtls.verdicts import inconclusive, not_applicable, warn
+
+@pytest.mark.requirement("DNSSEC-DOMAIN")
+def test_acts_out_its_domain(target):
+    outcome = target.domain.split(".")[0]
+    if outcome == "fail":
+        assert False, "the zone is not signed"
+    if outcome == "warn":
+        warn("almost signed")
+    if outcome == "na":
+        not_applicable("nothing to sign")
+    if outcome == "error":
+        inconclusive("the resolver timed out")
+    if outcome == "crash":
+        raise KeyError("oops")
+"""
+USAGE = pytest.ExitCode.USAGE_ERROR
+
+
+def _run(
+    pytester: pytest.Pytester, domains: list[str], *args: str, waivers: str = ""
+) -> tuple[pytest.RunResult, dict[str, dict[str, Any]]]:
+    """Run the inline check over ``domains``; (the result, the evidence rows by domain)."""
+    pytester.makepyfile(test_checks=CHECKS)
+    entries = "".join(f"  - name: {d}\n" for d in domains)
+    pytester.makefile(".yaml", inventory="domains:\n" + entries + waivers)
+    result = pytester.runpytest(
+        "--inventory=inventory.yaml", "--evidence-json=evidence.json", "-p", "no:randomly", *args
+    )
+    out = pytester.path / "evidence.json"
+    rows = json.loads(out.read_text())["results"] if out.exists() else []
+    return result, {r["domain"]: r for r in rows}
+
+
+def test_each_outcome_maps_to_its_verdict_and_message(pytester: pytest.Pytester) -> None:
+    names = ["pass", "fail", "warn", "na", "error", "crash"]
+    result, rows = _run(pytester, [f"{n}.example" for n in names])
+    verdicts = {d.split(".")[0]: (r["verdict"], r["message"]) for d, r in rows.items()}
+    assert verdicts == {
+        "pass": ("pass", ""),
+        "fail": ("fail", "the zone is not signed"),
+        "warn": ("warn", "almost signed"),
+        "na": ("not_applicable", "nothing to sign"),
+        "error": ("error", "the resolver timed out"),
+        "crash": ("error", "internal error in the check: KeyError: 'oops'"),
+    }
+    # pytest's words: a warning is "warned" (a pass unless --strict), not applicable a skip,
+    # error an "error" (the check ran, the observation was missing).
+    assert result.parseoutcomes() == {
+        "passed": 1,
+        "warned": 1,
+        "failed": 1,
+        "errors": 2,
+        "skipped": 1,
+    }
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*DNSSEC-DOMAIN [[]fail[]] the zone is not signed*"])
+    result.stdout.fnmatch_lines(["mailtls gate: FAILED (3 gating result(s))"])
+
+
+@pytest.mark.parametrize(
+    ("domains", "args", "status"),
+    [
+        (["pass.example", "na.example"], (), pytest.ExitCode.OK),
+        (["warn.example"], (), pytest.ExitCode.OK),
+        (["warn.example"], ("--strict",), pytest.ExitCode.TESTS_FAILED),
+        (["error.example"], (), pytest.ExitCode.TESTS_FAILED),
+        (["error.example"], ("--allow-errors",), pytest.ExitCode.OK),
+        (["fail.example"], ("--allow-errors",), pytest.ExitCode.TESTS_FAILED),
+    ],
+    ids=["pass-na", "warn", "warn-strict", "error", "error-allowed", "fail-errors-allowed"],
+)
+def test_exit_status_follows_the_gate(
+    pytester: pytest.Pytester, domains: list[str], args: tuple[str, ...], status: int
+) -> None:
+    result, rows = _run(pytester, domains, *args)
+    assert result.ret == status
+    assert len(rows) == len(domains)
+
+
+def test_strict_turns_a_warning_into_a_failed_test(pytester: pytest.Pytester) -> None:
+    result, rows = _run(pytester, ["warn.example"], "--strict")
+    result.assert_outcomes(failed=1)
+    assert rows["warn.example"]["verdict"] == "warn"  # the verdict itself does not change
+
+
+def _waiver(expires: dt.date, requirement: str = "DNSSEC-DOMAIN") -> str:
+    return (
+        "    waivers:\n"
+        f"      - requirement: {requirement}\n"
+        "        reason: signing planned in CHG-1\n"
+        f"        expires: {expires}\n"
+    )
+
+
+def test_a_waiver_keeps_the_verdict_and_stops_it_gating(pytester: pytest.Pytester) -> None:
+    future = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)
+    result, rows = _run(pytester, ["fail.example"], waivers=_waiver(future))
+    row = rows["fail.example"]
+    assert (row["verdict"], row["waived"]) == ("fail", True)
+    assert row["message"].endswith(f"[waived until {future}: signing planned in CHG-1]")
+    result.assert_outcomes(xfailed=1)
+    assert result.ret == pytest.ExitCode.OK
+
+
+def test_an_expired_waiver_no_longer_waives_and_says_so(pytester: pytest.Pytester) -> None:
+    past = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    result, rows = _run(pytester, ["fail.example"], waivers=_waiver(past))
+    row = rows["fail.example"]
+    assert (row["verdict"], row["waived"], row["waiver"]["expired"]) == ("fail", False, True)
+    assert f"[waiver expired on {past}" in row["message"]
+    result.stdout.fnmatch_lines(["mailtls: waiver for DNSSEC-DOMAIN on fail.example expired*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_a_waiver_that_matches_nothing_is_reported(pytester: pytest.Pytester) -> None:
+    future = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)
+    result, _ = _run(pytester, ["pass.example"], waivers=_waiver(future, "MX-RESOLVE"))
+    result.stdout.fnmatch_lines(["mailtls: waiver for MX-RESOLVE on pass.example matched no*"])
+    assert result.ret == pytest.ExitCode.OK
+
+
+def _one_usage_error(result: pytest.RunResult, message: str) -> None:
+    out = "\n".join(result.outlines + result.errlines)
+    assert result.ret == USAGE
+    assert out.count(message) == 1, out
+    assert "Traceback" not in out
+
+
+# Known gap: these two usage errors are raised in pytest_generate_tests, which pytest reports as
+# a collection error (exit 2, with a traceback through pluggy), not as a usage error (exit 4).
+# The fix belongs to the plugin (plugin.py is being split into hooks and fixtures, issue 14).
+COLLECTION_TIME = pytest.mark.xfail(
+    reason="plugin.py raises UsageError while collecting: exit 2 and a traceback (issue 16)",
+    strict=True,
+)
+
+
+@COLLECTION_TIME
+def test_checks_without_an_inventory_are_one_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_checks=CHECKS)
+    _one_usage_error(pytester.runpytest(), "the compliance checks need an inventory")
+
+
+@pytest.mark.parametrize(
+    ("inventory", "message"),
+    [
+        ("domains: [{name: a.example, colour: red}]\n", "unknown key 'colour'"),
+        ("clients: 3\n", "inventory inventory.yaml has 1 problem(s)"),
+    ],
+)
+def test_a_bad_inventory_is_one_usage_error(
+    pytester: pytest.Pytester, inventory: str, message: str
+) -> None:
+    pytester.makepyfile(test_checks=CHECKS)
+    pytester.makefile(".yaml", inventory=inventory)
+    _one_usage_error(pytester.runpytest("--inventory=inventory.yaml"), message)
+
+
+@COLLECTION_TIME
+def test_a_check_without_the_target_fixture_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_checks='import pytest\n\n@pytest.mark.requirement("DNSSEC-DOMAIN")\n'
+        "def test_no_target():\n    pass\n"
+    )
+    pytester.makefile(".yaml", inventory="domains: [a.example]\n")
+    result = pytester.runpytest("--inventory=inventory.yaml")
+    _one_usage_error(result, "a check must take the 'target' fixture")
