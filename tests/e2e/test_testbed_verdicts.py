@@ -33,16 +33,21 @@ def _expectations() -> list[tuple[str, str, str | None, str]]:
     return rows
 
 
+def _entry(name: str) -> str | dict[str, Any]:
+    """The inventory entry of a scenario: its submission hosts and `inventory:` settings
+    (dkim_selectors, sends_mail) when it has any."""
+    spec = DOMAINS[name]
+    extra = dict(spec.get("inventory", {}))
+    if spec.get("submission"):
+        extra["submission"] = spec["submission"]
+    return {"name": name, **extra} if extra else name
+
+
 @pytest.fixture(scope="module")
 def suite(testbed_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("e2e")
     inventory = tmp / "inventory.yaml"
-    entries = [
-        {"name": name, "submission": DOMAINS[name]["submission"]}
-        if DOMAINS[name].get("submission")
-        else name
-        for name in sorted(DOMAINS)
-    ]
+    entries = [_entry(name) for name in sorted(DOMAINS)]
     inventory.write_text(yaml.safe_dump({"domains": entries}))
     html = tmp / "report.html"
     started = time.monotonic()
