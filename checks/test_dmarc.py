@@ -54,7 +54,9 @@ def test_dmarc_syntax(dmarc: DmarcLookup) -> None:
     )
     if len(d.records) != 1:
         not_applicable(f"{d.domain}: {len(d.records)} DMARC records (see DMARC-UNIQUE)")
-    assert d.parse_error is None, f"{d.domain}: invalid DMARC record at {_where(d)}: {d.parse_error}"
+    assert d.parse_error is None, (
+        f"{d.domain}: invalid DMARC record at {_where(d)}: {d.parse_error}"
+    )
 
 
 @pytest.mark.requirement("DMARC-ENFORCE")

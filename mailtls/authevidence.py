@@ -42,7 +42,10 @@ def render_spf(s: SpfEvaluation) -> str:
         ("DNS-querying terms", f"{s.lookups} (limit 10)"),
         ("void lookups", f"{s.voids} (limit 2)"),
         ("DNS queries made", str(s.queries)),
-        ("effective all", f"{s.all_term or 'none'}" + (f" (from {s.all_source})" if s.all_source else "")),
+        (
+            "effective all",
+            f"{s.all_term or 'none'}" + (f" (from {s.all_source})" if s.all_source else ""),
+        ),
     ]
     rows += [("permerror", p) for p in s.permerrors]
     rows += [("loop", loop) for loop in s.loops]
@@ -74,8 +77,10 @@ def render_dkim(d: DkimLookup) -> str:
             state = f"{len(s.records)} record(s); " + (s.parse_error or "not parsed")
         else:
             k = s.key
-            state = "revoked (empty p=)" if k.revoked else (
-                s.key_info.describe() if s.key_info else f"undecodable: {s.key_error}"
+            state = (
+                "revoked (empty p=)"
+                if k.revoked
+                else (s.key_info.describe() if s.key_info else f"undecodable: {s.key_error}")
             )
             state += f"; k={k.key_type}; h={':'.join(k.hashes) if k.hashes else '(any)'}"
             state += f"; t={':'.join(k.flags) or '(none)'}"

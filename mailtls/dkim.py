@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
 
@@ -128,11 +129,11 @@ def decode_key(key: DkimKey) -> KeyInfo:
         raise DkimError(f"unknown key type k={key.key_type}")
     try:
         public = load_der_public_key(raw)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         pem = "-----BEGIN RSA PUBLIC KEY-----\n" + base64.encodebytes(raw).decode("ascii")
         try:
             public = load_pem_public_key((pem + "-----END RSA PUBLIC KEY-----\n").encode())
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, UnsupportedAlgorithm):
             raise DkimError("p= does not decode as an RSA public key") from None
     if not isinstance(public, rsa.RSAPublicKey):
         raise DkimError(f"k=rsa, but p= holds a {type(public).__name__}")

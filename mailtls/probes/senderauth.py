@@ -71,12 +71,19 @@ def lookup_dmarc(client: DnsClient, domain: str) -> DmarcLookup:
         second = client.query(f"_dmarc.{org}", "TXT")
         answers = (first, second)
         if second.status not in _ANSWERED:
-            return DmarcLookup(domain, org, answers, discarded=tuple(discarded), failure=second.describe())
+            return DmarcLookup(
+                domain, org, answers, discarded=tuple(discarded), failure=second.describe()
+            )
         found, _ = _dmarc_txt(second)
         owner, source = f"_dmarc.{org}", "organizational"
     if not found:
         return DmarcLookup(domain, org, answers, discarded=tuple(discarded))
-    common = {"found_at": owner, "source": source, "records": tuple(found), "discarded": tuple(discarded)}
+    common = {
+        "found_at": owner,
+        "source": source,
+        "records": tuple(found),
+        "discarded": tuple(discarded),
+    }
     if len(found) > 1:
         return DmarcLookup(domain, org, answers, **common)  # type: ignore[arg-type]
     try:
@@ -97,7 +104,9 @@ class SenderAuth:
 
 def lookup_sender_auth(client: DnsClient, domain: str, selectors: Iterable[str]) -> SenderAuth:
     return SenderAuth(
-        evaluate_spf(client, domain), lookup_dkim(client, domain, selectors), lookup_dmarc(client, domain)
+        evaluate_spf(client, domain),
+        lookup_dkim(client, domain, selectors),
+        lookup_dmarc(client, domain),
     )
 
 

@@ -92,7 +92,9 @@ class _Walk:
             domain, kind, answer, records, record, terms=terms, lookups_below=self.lookups - before
         )
 
-    def term(self, term: spf.Term, domain: str, record: spf.SpfRecord, path: tuple[str, ...]) -> SpfTerm:
+    def term(
+        self, term: spf.Term, domain: str, record: spf.SpfRecord, path: tuple[str, ...]
+    ) -> SpfTerm:
         text = str(term)
         if isinstance(term, spf.Modifier):
             if term.name != "redirect" or record.redirect is None:
@@ -116,7 +118,9 @@ class _Walk:
         rdtypes = {"a": ("A", "AAAA"), "mx": ("MX",), "exists": ("A",)}[term.name]
         answers = [a for a in (self.ask(target, t) for t in rdtypes) if a is not None]
         queries = tuple(f"{a.qname} {a.rdtype}" for a in answers)
-        if len(answers) < len(rdtypes) or any(a.status not in ("ok", "nodata", "nxdomain") for a in answers):
+        if len(answers) < len(rdtypes) or any(
+            a.status not in ("ok", "nodata", "nxdomain") for a in answers
+        ):
             return SpfTerm(text, 1, queries, note="lookup failed or not made (see DNS failures)")
         void = not any(_found(a) for a in answers)
         self.voids += void

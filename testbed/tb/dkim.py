@@ -43,8 +43,16 @@ def _private_key(folder: Path, name: str, kind: str) -> Any:
         else:
             bits = kind.removeprefix("rsa")
             subprocess.run(
-                ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
-                 f"rsa_keygen_bits:{bits}", "-out", str(path)],
+                [
+                    "openssl",
+                    "genpkey",
+                    "-algorithm",
+                    "RSA",
+                    "-pkeyopt",
+                    f"rsa_keygen_bits:{bits}",
+                    "-out",
+                    str(path),
+                ],
                 check=True,
                 capture_output=True,
             )
