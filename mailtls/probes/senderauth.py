@@ -6,12 +6,13 @@ resolver and AD bit. A failed query is recorded as such, never as "no record".
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from mailtls import dkim, dmarc, spf
-from mailtls.authobs import DkimLookup, DkimSelector, DmarcLookup, SpfEvaluation
+from mailtls.authobs import DkimLookup, DkimSelector, DmarcLookup, DmarcSource, SpfEvaluation
 from mailtls.observations import DnsAnswer
 from mailtls.probes.dns import DnsClient
 from mailtls.probes.spfwalk import evaluate_spf
@@ -66,7 +67,8 @@ def lookup_dmarc(client: DnsClient, domain: str) -> DmarcLookup:
     if first.status not in _ANSWERED:
         return DmarcLookup(domain, org, answers, failure=first.describe())
     found, discarded = _dmarc_txt(first)
-    owner, source = f"_dmarc.{domain}", "domain"
+    owner = f"_dmarc.{domain}"
+    source: DmarcSource = "domain"
     if not found and org != domain:
         second = client.query(f"_dmarc.{org}", "TXT")
         answers = (first, second)
@@ -78,19 +80,13 @@ def lookup_dmarc(client: DnsClient, domain: str) -> DmarcLookup:
         owner, source = f"_dmarc.{org}", "organizational"
     if not found:
         return DmarcLookup(domain, org, answers, discarded=tuple(discarded))
-    common = {
-        "found_at": owner,
-        "source": source,
-        "records": tuple(found),
-        "discarded": tuple(discarded),
-    }
+    base = DmarcLookup(domain, org, answers, owner, source, tuple(found), tuple(discarded))
     if len(found) > 1:
-        return DmarcLookup(domain, org, answers, **common)  # type: ignore[arg-type]
+        return base
     try:
-        record = dmarc.parse(found[0])
+        return dataclasses.replace(base, record=dmarc.parse(found[0]))
     except dmarc.DmarcError as exc:
-        return DmarcLookup(domain, org, answers, parse_error=str(exc), **common)  # type: ignore[arg-type]
-    return DmarcLookup(domain, org, answers, record=record, **common)  # type: ignore[arg-type]
+        return dataclasses.replace(base, parse_error=str(exc))
 
 
 @dataclass(frozen=True)
