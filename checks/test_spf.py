@@ -8,6 +8,7 @@ import pytest
 
 from mailtls.authobs import SpfEvaluation
 from mailtls.inventory import Domain
+from mailtls.observations import Discovery
 from mailtls.requirements import Requirement
 from mailtls.spf import SpfRecord
 from mailtls.verdicts import inconclusive, judge, not_applicable, warn
@@ -101,19 +102,25 @@ def test_spf_all(spf: SpfEvaluation) -> None:
 
 
 @pytest.mark.requirement("SPF-NONSENDING")
-def test_parked_domain_spf(spf: SpfEvaluation, domain_settings: Domain) -> None:
-    """A domain that sends no mail (``sends_mail: false``) publishes exactly ``v=spf1 -all``."""
+def test_parked_domain_spf(
+    spf: SpfEvaluation, discovery: Discovery, domain_settings: Domain
+) -> None:
+    """A domain that sends no mail (``sends_mail: false``) publishes exactly ``v=spf1 -all``.
+
+    Its MX discovery is evidence too: a parked domain should also publish a null MX (RFC 7505).
+    """
     s = spf
     if domain_settings.sends_mail:
         not_applicable(f"{s.domain} sends mail (the inventory does not say sends_mail: false)")
     if s.root_failure:
         inconclusive(f"{s.domain}: the SPF lookup failed: {s.root_failure}")
+    mx = "" if discovery.kind == "null" else " (it publishes no null MX either)"
     assert s.record_count == 1, (
-        f"{s.domain} is parked but has {s.record_count} SPF records; publish 'v=spf1 -all'"
+        f"{s.domain} is parked but has {s.record_count} SPF records; publish 'v=spf1 -all'{mx}"
     )
     record = s.root.record
     assert record is not None and record.only_fail_all, (
-        f"{s.domain} is parked, but its SPF record is {s.root.records[0]!r}, not 'v=spf1 -all'"
+        f"{s.domain} is parked, but its SPF record is {s.root.records[0]!r}, not 'v=spf1 -all'{mx}"
     )
 
 
