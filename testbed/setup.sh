@@ -24,6 +24,6 @@ if ((${#missing[@]})); then
 fi
 
 python3 -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v -e '^WARNING: Running pip as' -e 'is ignored' || true
-python3 -c "import mailtls, pytest_html, dns, cryptography, yaml, tlslite" \
+python3 -c "import mailtls, pytest_html, dns, cryptography, yaml, tlslite, publicsuffixlist, spf" \
   || { echo "setup: python dependencies missing after pip install" >&2; exit 1; }
 echo "setup: ok"
