@@ -2,6 +2,7 @@
 
 import pytest
 
+from mailtls.authobs import SpfEvaluation
 from mailtls.observations import Discovery
 from mailtls.verdicts import inconclusive, not_applicable, warn
 
@@ -61,3 +62,27 @@ def test_no_implicit_mx(discovery: Discovery) -> None:
     if d.kind == "implicit":
         addresses = ", ".join(a for h in d.hosts for a in h.addresses)
         warn(f"{d.domain} has no MX records: senders deliver to its own addresses ({addresses})")
+
+
+@pytest.mark.requirement("MX-NULL-NOT-SENDER")
+def test_null_mx_domain_sends_no_mail(discovery: Discovery, spf: SpfEvaluation) -> None:
+    """A domain with a null MX publishes ``v=spf1 -all`` (RFC 7505 §4.2): a domain that cannot
+    receive replies or bounces should not be used as a sender."""
+    d, s = discovery, spf
+    if d.kind == "error":
+        inconclusive(f"{d.domain}: {d.error}")
+    if d.kind != "null":
+        reason = "alongside other MX records (see MX-NULL-EXCLUSIVE)" if d.null_mx else ""
+        not_applicable(f"{d.domain} publishes no null MX {reason}".strip())
+    if s.root_failure:
+        inconclusive(f"{d.domain}: the SPF lookup failed: {s.root_failure}")
+    if s.record_count != 1 or s.root.record is None:
+        warn(
+            f"{d.domain} publishes a null MX but {s.record_count} usable SPF record(s): "
+            "publish 'v=spf1 -all' to declare that it sends no mail"
+        )
+    if not s.root.record.only_fail_all:
+        warn(
+            f"{d.domain} publishes a null MX but its SPF record {s.root.records[0]!r} authorises "
+            "senders; RFC 7505 says such a domain should not send mail"
+        )

@@ -16,6 +16,7 @@ from html import escape
 from typing import Any
 
 from mailtls import certs
+from mailtls.authobs import DkimLookup, DmarcLookup, SpfEvaluation
 from mailtls.dane import DaneAssessment
 from mailtls.observations import (
     Discovery,
@@ -170,6 +171,10 @@ def render_html(obs: object) -> str:
         return _render_dane(obs)
     if isinstance(obs, TlsScan):
         return _render_scan(obs)
+    if isinstance(obs, SpfEvaluation | DkimLookup | DmarcLookup):
+        from mailtls.authevidence import render_auth  # it uses this module's helpers
+
+        return render_auth(obs)
     if isinstance(obs, ProbeCrash):
         return "<h4>Probe error</h4>" + _table(
             [("probe", obs.probe), ("target", obs.key), ("error", obs.message)]

@@ -33,7 +33,15 @@ DEFAULT_EXPIRY_WARNING_DAYS = 60
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _TOP_KEYS = {"domains", "clients", "profile", "expiry_warning_days"}
 _CLIENT_KEYS = {"name", "domains", "profile", "expiry_warning_days"}
-_DOMAIN_KEYS = {"name", "submission", "dkim_selectors", "profile", "expiry_warning_days", "waivers"}
+_DOMAIN_KEYS = {
+    "name",
+    "submission",
+    "dkim_selectors",
+    "sends_mail",
+    "profile",
+    "expiry_warning_days",
+    "waivers",
+}
 _WAIVER_KEYS = {"requirement", "reason", "expires", "hosts"}
 
 
@@ -65,6 +73,7 @@ class Domain:
     profile: str | None = None
     submission: tuple[str, ...] = ()
     dkim_selectors: tuple[str, ...] = ()
+    sends_mail: bool = True  # False: a parked domain (no mail from it; SPF -all, DMARC reject)
     expiry_warning_days: int = DEFAULT_EXPIRY_WARNING_DAYS
     waivers: tuple[Waiver, ...] = ()
 
@@ -171,6 +180,22 @@ class _Loader:
             return ()
         return tuple(v.strip() for v in value)
 
+    def flag(self, where: str, key: str, value: Any, default: bool) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.problem(where, f"{key} must be true or false, got {value!r}")
+            return default
+        return value
+
+    def selectors(self, where: str, value: Any) -> tuple[str, ...]:
+        found = self.strings(where, "dkim_selectors", value)
+        for sel in found:
+            labels = sel.lower().split(".")
+            if not all(re.match(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$", x) for x in labels):
+                self.problem(where, f"DKIM selector {sel!r} is not a DNS name (RFC 6376 §3.1)")
+        return found
+
     def host(self, where: str, raw: str) -> str | None:
         try:
             return normalize_domain(raw)
@@ -264,7 +289,8 @@ class _Loader:
             display_name=name_raw.strip().rstrip("."),
             profile=self.profile(label, raw.get("profile")) or inherited.get("profile"),
             submission=submission,
-            dkim_selectors=self.strings(label, "dkim_selectors", raw.get("dkim_selectors")),
+            dkim_selectors=self.selectors(label, raw.get("dkim_selectors")),
+            sends_mail=self.flag(label, "sends_mail", raw.get("sends_mail"), True),
             expiry_warning_days=self.days(
                 label, raw.get("expiry_warning_days"), inherited["expiry_warning_days"]
             ),

@@ -15,6 +15,7 @@ import pytest
 
 from mailtls import __version__, requirements
 from mailtls import report as report_plugin
+from mailtls.authfixtures import dkim, dmarc, spf  # noqa: F401 (fixtures registered here)
 from mailtls.checkpaths import collect_installed_checks
 from mailtls.dane import DaneAssessment, assess
 from mailtls.inventory import Domain, InventoryError

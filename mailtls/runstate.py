@@ -17,6 +17,7 @@ from mailtls import discovery as discovery_mod
 from mailtls import gate
 from mailtls.inventory import Domain, Inventory, load_inventory
 from mailtls.observations import Discovery, SubmissionDiscovery
+from mailtls.probes import senderauth
 from mailtls.probes.dns import DnsClient, ResolverAddress, parse_resolver
 from mailtls.probes.smtp import SmtpSettings
 from mailtls.targets import Target, domain_target, mx_targets, submission_targets
@@ -59,6 +60,7 @@ class MailtlsRun:
     finished: str | None = None
     discoveries: dict[str, Discovery] | None = None
     submission_discoveries: dict[str, SubmissionDiscovery] | None = None
+    sender_auths: dict[str, senderauth.SenderAuth | str] | None = None
     observations: dict[tuple[str, Hashable], object] = field(default_factory=dict)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     probing_seconds: float = 0.0
@@ -134,6 +136,15 @@ class MailtlsRun:
                 self.dns, listed, max(4, self.concurrency)
             )
         return self.submission_discoveries
+
+    def sender_auth(self) -> dict[str, senderauth.SenderAuth | str]:
+        """SPF, DKIM and DMARC lookups of every domain; only made when such a check runs. A parked
+        domain (``sends_mail: false``) gets no DKIM lookups: its DKIM rows are not applicable."""
+        if self.sender_auths is None:
+            assert self.inventory is not None
+            wanted = {d.name: d.dkim_selectors if d.sends_mail else () for d in self.inventory}
+            self.sender_auths = senderauth.lookup_all(self.dns, wanted, max(4, self.concurrency))
+        return self.sender_auths
 
     def targets(self, scope: str) -> list[Target]:
         assert self.inventory is not None

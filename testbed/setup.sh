@@ -58,11 +58,11 @@ if ! "$VENV/bin/python" -c "" 2>/dev/null; then
 fi
 stamp="$VENV/.mailtls-installed"
 if [ ! -e "$stamp" ] || [ pyproject.toml -nt "$stamp" ] \
-  || ! "$VENV/bin/python" -c "import mailtls, pytest_html, dns, cryptography, yaml, tlslite" 2>/dev/null; then
+  || ! "$VENV/bin/python" -c "import mailtls, pytest_html, dns, cryptography, yaml, tlslite, publicsuffixlist, spf" 2>/dev/null; then
   echo "setup: installing mailtls and its dependencies into $VENV/"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]' </dev/null
   touch "$stamp"
 fi
-"$VENV/bin/python" -c "import mailtls, pytest_html, dns, cryptography, yaml, tlslite" \
+"$VENV/bin/python" -c "import mailtls, pytest_html, dns, cryptography, yaml, tlslite, publicsuffixlist, spf" \
   || { echo "setup: python dependencies missing in $VENV/ after pip install" >&2; exit 1; }
 echo "setup: ok (python: $VENV/bin/python)"

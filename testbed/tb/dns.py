@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from tb import common
+from tb import common, dkim
 
 NSD_IP, UNBOUND_IP = "127.0.10.1", "127.0.10.2"  # testbed.py applies the address shift
 TTL = 300
@@ -58,6 +58,20 @@ def _soa(zone: str) -> list[str]:
     ]
 
 
+def txt_rdata(value: str | list[str]) -> str:
+    """A TXT rdata in presentation form: a list gives one string each; a longer text is split
+    into strings of at most 255 bytes (RFC 7208 §3.3: receivers join them without separators)."""
+    if isinstance(value, list):
+        strings = value
+    else:
+        strings = [value[i : i + 255] for i in range(0, len(value), 255)] or [""]
+    return " ".join('"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in strings)
+
+
+def dkim_dir() -> Path:
+    return common.RUN / "dns" / "dkim"
+
+
 def records(
     domains: dict[str, Any], certs: dict[str, dict[str, str]]
 ) -> list[tuple[str, str, str]]:
@@ -78,7 +92,12 @@ def records(
             out.append((name, "A", spec["a"]))
         for key in ("txt", "txt2"):  # txt2: a second record at the same owner
             for owner, text in spec.get(key, {}).items():
-                out.append((owner, "TXT", f'"{text}"'))
+                out.append((owner, "TXT", txt_rdata(text)))
+        for owner, target in spec.get("cname", {}).items():
+            out.append((owner, "CNAME", f"{target.rstrip('.')}."))
+        for selector, raw in spec.get("dkim", {}).items():  # keys made at `up` (tb/dkim.py)
+            text = dkim.record(dkim_dir(), name, selector, raw)
+            out.append((f"{selector}._domainkey.{name}", "TXT", txt_rdata(text)))
         for owner, records_ in spec.get("srv", {}).items():  # RFC 6186: owner _submission._tcp
             for prio, weight, port, target in records_:
                 out.append(
@@ -150,6 +169,8 @@ def build(run: Path, domains: dict[str, Any], certs: dict[str, dict[str, str]]) 
     folder.mkdir(parents=True, exist_ok=True)
     for old in {*folder.glob("K*"), *folder.glob("*.zone*"), *folder.glob("*.ds")}:
         old.unlink(missing_ok=True)
+    for old in dkim_dir().glob("*.pem"):  # new DKIM keys at every `up`
+        old.unlink()
     children = {name: spec["zone"] for name, spec in domains.items() if spec.get("zone")}
     for child, kind in children.items():
         if kind not in ("signed", "insecure", "bogus"):

@@ -17,6 +17,7 @@ One PASS/FAIL line per scenario (domain) and per listener; exit status 1 on any 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import socket
@@ -26,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tb import common, dns, nginx, postfix
+from tb import common, dkim, dns, nginx, postfix
 
 # openssl verify codes by certificate kind, checked with -verify_hostname <listener cert name>
 VERIFY = {
@@ -315,16 +316,44 @@ def check_domain(
     txt: dict[str, list[str]] = {}
     for key in ("txt", "txt2"):
         for owner, text in spec.get(key, {}).items():
-            txt.setdefault(owner, []).append(f'"{text}"'.lower())
+            txt.setdefault(owner, []).append(dns.txt_rdata(text).lower())
     for owner, texts in txt.items():
         t = dig(owner, "TXT", cd=zone == "bogus")
         ok &= t["answers"] == sorted(texts)
         notes.append(f"TXT {owner} x{len(t['answers'])}")
+    for selector, raw in spec.get("dkim", {}).items():
+        key_ok, key_note = check_dkim_key(f"{selector}._domainkey.{name}", raw)
+        ok &= key_ok
+        notes.append(key_note)
     if "sts" in spec:
         sts_ok, sts_note = check_policy_host(name, spec["sts"])
         ok &= sts_ok
         notes.append(sts_note)
     return ok, "; ".join(notes)
+
+
+def check_dkim_key(owner: str, raw: Any) -> tuple[bool, str]:
+    """dig + openssl, as independent tools: the published p= decodes to the key size wanted."""
+    kind, _ = dkim.spec_of(raw)
+    out = subprocess.run(
+        ["dig", f"@{dns.UNBOUND_IP}", "+short", "+time=3", owner, "TXT"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    joined = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', out))
+    key = base64.b64decode(joined.split("p=")[-1]) if "p=" in joined else b""
+    if kind == "revoked":
+        return joined.endswith("p=") and not key, f"DKIM {owner}: revoked (empty p=)"
+    if kind == "ed25519":
+        return len(key) == 32, f"DKIM {owner}: {len(key)}-byte Ed25519 key"
+    text = subprocess.run(
+        ["openssl", "pkey", "-pubin", "-inform", "DER", "-noout", "-text"],
+        input=key,
+        capture_output=True,
+    ).stdout.decode()
+    bits = re.search(r"Public-Key: \((\d+) bit\)", text)
+    got = bits.group(1) if bits else "?"
+    return got == kind.removeprefix("rsa"), f"DKIM {owner}: openssl reads RSA {got} bits"
 
 
 def check_policy_host(domain: str, sts: dict[str, Any]) -> tuple[bool, str]:

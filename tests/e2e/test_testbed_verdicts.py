@@ -33,16 +33,21 @@ def _expectations() -> list[tuple[str, str, str | None, str]]:
     return rows
 
 
+def _entry(name: str) -> str | dict[str, Any]:
+    """The inventory entry of a scenario: its submission hosts and `inventory:` settings
+    (dkim_selectors, sends_mail) when it has any."""
+    spec = DOMAINS[name]
+    extra = dict(spec.get("inventory", {}))
+    if spec.get("submission"):
+        extra["submission"] = spec["submission"]
+    return {"name": name, **extra} if extra else name
+
+
 @pytest.fixture(scope="module")
 def suite(testbed_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("e2e")
     inventory = tmp / "inventory.yaml"
-    entries = [
-        {"name": name, "submission": DOMAINS[name]["submission"]}
-        if DOMAINS[name].get("submission")
-        else name
-        for name in sorted(DOMAINS)
-    ]
+    entries = [_entry(name) for name in sorted(DOMAINS)]
     inventory.write_text(yaml.safe_dump({"domains": entries}))
     html = tmp / "report.html"
     started = time.monotonic()
@@ -306,3 +311,58 @@ def test_downgrade_headline_leads_the_summary(suite: dict[str, Any]) -> None:
     assert "<th>domain</th><th title='DOWNGRADE-PROTECTED'>downgrade-protected?</th>" in header
     row = matrix[matrix.index("#dom-twomx.test") :]
     assert "STARTTLS downgrade goes unnoticed" in row[: row.index("</tr>")]
+
+
+def _row(suite: dict[str, Any], domain: str, requirement: str) -> dict[str, Any]:
+    return next(
+        r
+        for r in suite["data"]["results"]
+        if r["domain"] == domain and r["requirement"] == requirement
+    )
+
+
+def test_sender_auth_evidence_in_json_html_and_junit(suite: dict[str, Any]) -> None:
+    """SPF include tree with counts, the decoded DKIM key, the DMARC record used and where it
+    was found: in the JSON evidence, the HTML report, and the JUnit properties with citations."""
+    lookups = _row(suite, "spf-11.test", "SPF-LOOKUPS")
+    walk = next(e for e in lookups["evidence"] if e["type"] == "SpfEvaluation")
+    assert walk["lookups"] == 11 and "11 DNS-querying terms" in lookups["message"]
+    redirect = next(t for t in walk["root"]["terms"] if t["term"].startswith("redirect="))
+    assert redirect["child"]["domain"] == "_r.spf-11.test"
+    assert redirect["child"]["lookups_below"] == 5
+    assert all(a["resolver"] and a["authenticated"] for a in walk["answers"])
+    size = _row(suite, "dkim-512.test", "DKIM-KEY-SIZE")
+    key = next(e for e in size["evidence"] if e["type"] == "DkimLookup")
+    assert key["selectors"][0]["key_info"]["bits"] == 512
+    enforce = _row(suite, "sub.dmarc-spnone.test", "DMARC-ENFORCE")
+    found = next(e for e in enforce["evidence"] if e["type"] == "DmarcLookup")
+    assert found["found_at"] == "_dmarc.dmarc-spnone.test"
+    assert found["source"] == "organizational"
+    html = suite["html"]
+    for needle in ("SPF evaluation (include tree)", "_r.spf-11.test", "RSA 512 bits",
+                   "DMARC policy discovery", "inherited from the organizational domain"):
+        assert needle in html, needle
+    syntax = _row(suite, "spf-badmech.test", "SPF-SYNTAX")
+    assert {c["confidence"] for c in syntax["citation"]} == {"U"}
+    assert "[section unconfirmed]" in html
+    root = ElementTree.fromstring(suite["junit"])
+    ids = set()
+    for case in root.findall(".//testcase"):
+        props = {p.get("name"): p.get("value") for p in case.findall("./properties/property")}
+        if props["requirement"].startswith(("SPF-", "DKIM-", "DMARC-", "MX-NULL-NOT-SENDER")):
+            ids.add(props["requirement"])
+            assert props["citation"], props
+    assert len(ids) == 17, sorted(ids)
+
+
+def test_sender_auth_dns_failures_name_the_query(suite: dict[str, Any]) -> None:
+    """A SERVFAIL on any sender-authentication lookup is an error naming the query."""
+    for domain, requirement, query in (
+        ("spf-incfail.test", "SPF-LOOKUPS", "authbogus.test TXT"),
+        ("authbogus.test", "SPF-UNIQUE", "authbogus.test TXT"),
+        ("dkim-fail.test", "DKIM-KEY-PRESENT", "s1._domainkey.dkim-fail.test TXT"),
+        ("sub.dmarc-fail.test", "DMARC-UNIQUE", "_dmarc.dmarc-fail.test TXT"),
+    ):
+        row = _row(suite, domain, requirement)
+        assert row["verdict"] == "error", row
+        assert query in row["message"] and "SERVFAIL" in row["message"], row["message"]
