@@ -6,7 +6,9 @@ piece of evidence (DNS text is attacker-controlled), through :mod:`mailtls.evide
 from __future__ import annotations
 
 from mailtls.authobs import DkimLookup, DmarcLookup, SpfEvaluation, SpfNode
-from mailtls.evidence import _dns_rows, _pre, _table
+from mailtls.htmlparts import dns_rows as _dns_rows
+from mailtls.htmlparts import pre as _pre
+from mailtls.htmlparts import table as _table
 
 
 def spf_tree(node: SpfNode, depth: int = 0) -> list[str]:

@@ -16,11 +16,14 @@ from html import escape
 from typing import Any
 
 from mailtls import certs
+from mailtls.authevidence import render_auth
 from mailtls.authobs import DkimLookup, DmarcLookup, SpfEvaluation
 from mailtls.dane import DaneAssessment
+from mailtls.htmlparts import dns_rows as _dns_rows
+from mailtls.htmlparts import pre as _pre
+from mailtls.htmlparts import table as _table
 from mailtls.observations import (
     Discovery,
-    DnsAnswer,
     HelloRecord,
     PolicyFetch,
     SmtpObservation,
@@ -80,38 +83,9 @@ def _cert_rows(chain: tuple[bytes, ...]) -> list[tuple[str, str]]:
     return rows
 
 
-def _table(rows: list[tuple[str, str]]) -> str:
-    cells = "".join(
-        f"<tr><th style='text-align:left;padding-right:1em'>{escape(k)}</th><td>{escape(v)}</td></tr>"
-        for k, v in rows
-    )
-    return f"<table class='mailtls-facts'>{cells}</table>"
-
-
-def _pre(text: str) -> str:
-    return f"<pre class='mailtls-transcript' style='white-space:pre-wrap'>{escape(text)}</pre>"
-
-
 def transcript_text(lines: tuple[TranscriptLine, ...]) -> str:
     arrows = {"C": "C:", "S": "S:", "*": "--"}
     return "\n".join(f"{line.t:7.3f} {arrows[line.direction]} {line.text}" for line in lines)
-
-
-def _dns_rows(answers: tuple[DnsAnswer, ...]) -> list[tuple[str, str]]:
-    rows = []
-    for a in answers:
-        status = a.status.upper() if a.status != "ok" else "; ".join(a.records)
-        chain = f" via {' → '.join(a.cname_chain)}" if a.cname_chain else ""
-        rows.append(
-            (
-                f"{a.qname} {a.rdtype}",
-                f"{status}{chain} [rcode {a.rcode}, DNSSEC {a.dnssec} (AD bit from {a.resolver}), "
-                f"TTL {a.ttl}, at {a.queried_at}]"
-                + (f" - {a.error}" if a.error else "")
-                + "".join(f"; RRSIG {sig}" for sig in a.signatures),
-            )
-        )
-    return rows
 
 
 def render_html(obs: object) -> str:
@@ -172,8 +146,6 @@ def render_html(obs: object) -> str:
     if isinstance(obs, TlsScan):
         return _render_scan(obs)
     if isinstance(obs, SpfEvaluation | DkimLookup | DmarcLookup):
-        from mailtls.authevidence import render_auth  # it uses this module's helpers
-
         return render_auth(obs)
     if isinstance(obs, ProbeCrash):
         return "<h4>Probe error</h4>" + _table(
