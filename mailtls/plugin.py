@@ -27,6 +27,7 @@ from mailtls.observations import (
 from mailtls.probes.tlsscan import DEFAULT_BUDGET
 from mailtls.runstate import EVIDENCE, RUN, MailtlsRun, SettingsError
 from mailtls.scheduler import PROBES, ProbeContext, ProbeCrash, plan, run
+from mailtls.sharing import PER_NAME_PREFIXES, SniProbe, address_names
 from mailtls.targets import Target
 from mailtls.verdicts import NA_PREFIX, Advisory, Inconclusive, inconclusive, not_applicable
 
@@ -109,6 +110,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="JSON",
         help="an earlier --evidence-json of the same inventory: fail only on regressions",
     )
+    g.addoption(
+        "--shard",
+        dest="mailtls_shard",
+        metavar="K/N",
+        help="run slice K of N (domains sharing an MX address stay together); merge the parts' "
+        "--evidence-json with: python -m mailtls merge",
+    )
+    g.addoption(
+        "--shard-balance",
+        dest="mailtls_shard_balance",
+        action="store_true",
+        help="with --shard: deal domains evenly even where they share an address (the "
+        "per-address budget then no longer holds across shards)",
+    )
     # `--strict` is pytest's own option (an alias of --strict-markers); mailtls reads it too:
     # with --strict, warn-level findings fail the run.
 
@@ -165,6 +180,32 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 # ---------------------------------------------------------------- collection
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session) -> None:
+    """Before anything is looked up, one canary question to the resolver: a resolver that does
+    not answer would turn every row into an error after waiting for its timeouts."""
+    state = session.config.stash[RUN]
+    if state.inventory is None:
+        return
+    if state.discoveries is None:
+        problem = state.dns.canary()
+        if problem is not None:
+            raise pytest.UsageError(
+                f"mailtls: the resolver does not answer ({problem}); every lookup would fail. "
+                f"Check --resolver=IP[:PORT] (now {state.resolver}) and that it is reachable."
+            )
+    state.apply_shard()
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    if state.shard_plan is not None and tr is not None:
+        p = state.shard_plan
+        sizes = "/".join(str(len(a)) for a in p.assignment)
+        tr.write_line(
+            f"mailtls: shard {p.index}/{p.total}: {len(p.domains)} domain(s) (shard sizes {sizes})"
+        )
+        for note in p.notes:
+            tr.write_line(f"mailtls: shard plan: {note}")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker("requirement")
     if marker is None:
@@ -209,7 +250,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         if isinstance(target, Target) and "mx_sessions" in getattr(item, "fixturenames", ()):
             wanted.add(target.domain)
     needs += [("smtp", t) for t in state.targets("mx") if t.domain in wanted]
-    jobs = plan((name, t) for name, t in needs if isinstance(t, Target))
+    targets = [(name, t) for name, t in needs if isinstance(t, Target)]
+    names = address_names(t for _, t in targets)
+    jobs = plan(targets, names)
     if not jobs:
         return
     tr = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -232,6 +275,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             dns=state.dns,
             ca_bundle=state.ca_bundle,
             discoveries=state.discover(),
+            names=names,
         ),
         state.concurrency,
         progress,
@@ -305,12 +349,38 @@ def _available(request: pytest.FixtureRequest, target: Target, state: MailtlsRun
     inconclusive(target.unavailable)
 
 
+def _session(state: MailtlsRun, target: Target) -> tuple[object, SniProbe | None]:
+    """The SMTP session for this name: its own SNI handshake where the shared address picks
+    certificates by SNI and one was made, else the address's one session (mailtls.sharing)."""
+    key = PROBES["smtp"].key(target)
+    sni = state.observations.get(("sni", key))
+    if isinstance(sni, SniProbe) and target.host:
+        own = sni.session_for(target.host)
+        if own is not None:
+            return own, sni
+        return state.observations.get(("smtp", key)), sni
+    return state.observations.get(("smtp", key)), None
+
+
+def _per_name_untested(request: pytest.FixtureRequest, sni: SniProbe | None, host: str) -> None:
+    """A certificate row of a name whose certificate the shared session cannot answer."""
+    marker = request.node.get_closest_marker("requirement")
+    why = sni.untested(host) if sni is not None else None
+    if why and marker is not None and str(marker.args[0]).startswith(PER_NAME_PREFIXES):
+        inconclusive(why)
+
+
 def _observation(
     request: pytest.FixtureRequest, name: str, target: Target, state: MailtlsRun
 ) -> object:
     _available(request, target, state)
     key = PROBES[name].key(target)
     obs = state.observations.get((name, key))
+    if name == "smtp":
+        obs, sni = _session(state, target)
+        if sni is not None:
+            _record(request, sni)
+            _per_name_untested(request, sni, target.host or "")
     if obs is None:
         inconclusive(f"no {name} observation was made for {target.id} (internal scheduling error)")
     _record(request, obs)
@@ -349,8 +419,8 @@ def dane(
     host = next((h for h in discovery.hosts if h.name == target.host), None)
     if host is None:
         inconclusive(f"{target.id}: MX host {target.host} is not in the discovery (internal error)")
-    key = PROBES["smtp"].key(target)
-    session = mailtls_run.observations.get(("smtp", key))
+    session, sni = _session(mailtls_run, target)
+    _per_name_untested(request, sni, target.host or "")
     chain = session.tls.chain_der if isinstance(session, SmtpObservation) and session.tls else ()
     found = assess(host, chain)
     _record(request, found)
@@ -367,7 +437,7 @@ def mx_sessions(
     for t in mailtls_run.targets("mx"):
         if t.domain != target.domain or t.host is None or t.ip is None:
             continue
-        obs = mailtls_run.observations.get(("smtp", PROBES["smtp"].key(t)))
+        obs, _sni = _session(mailtls_run, t)
         found[(t.host, t.ip)] = obs
         if obs is not None:
             _record(request, obs)
