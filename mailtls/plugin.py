@@ -7,6 +7,7 @@ observe, and this module connects them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from collections.abc import Generator
 from typing import Any
@@ -595,12 +596,17 @@ def pytest_runtest_makereport(
         "message": message,
         "profile": profile,
         "severity": req.severity_for(profile),
-        "citation": [c.as_json() for c in req.citations],
+        "citation": _citations(req.id),  # one shared list per requirement, not one per row
         "waived": waived,
         "waiver": waiver,
         "evidence": list(evidence),  # observation objects, shared; JSON-encoded when written
     }
     return report
+
+
+@functools.cache
+def _citations(req_id: str) -> list[dict[str, Any]]:
+    return [c.as_json() for c in requirements.get(req_id).citations]
 
 
 def _apply_waiver(
