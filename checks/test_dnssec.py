@@ -29,6 +29,8 @@ def test_domain_signed(discovery: Discovery) -> None:
 def test_mx_host_signed(discovery: Discovery, target: Target) -> None:
     """The MX host's address records validate as DNSSEC secure (a precondition for DANE)."""
     host = next((h for h in discovery.hosts if h.name == target.host), None)
+    if host is None and target.unavailable_verdict == "error" and not discovery.dnssec_bogus:
+        inconclusive(f"{target.domain}: {target.unavailable}")
     if host is None:
         not_applicable(f"{target.domain}: no MX host to check ({target.unavailable or 'no MX'})")
     answers = [a for a in (host.a, host.aaaa) if a is not None and a.status in ("ok", "nodata")]

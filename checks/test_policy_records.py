@@ -93,6 +93,8 @@ def test_tlsrpt_with_policy(discovery: Discovery, profile: str, requirement: Req
     """A domain that uses MTA-STS or DANE publishes a valid TLS-RPT record (RFC 8460), so that
     delivery failures caused by its policy are reported back to it."""
     d = discovery
+    if d.kind == "error" and d.mx.status != "nxdomain":
+        inconclusive(f"{d.domain}: cannot tell whether it uses MTA-STS or DANE: {d.error}")
     mechanisms = [m for m, on in (("MTA-STS", d.mta_sts_advertised), ("DANE", _uses_dane(d))) if on]
     if not mechanisms:
         not_applicable(f"{d.domain} publishes neither MTA-STS nor DANE")

@@ -32,6 +32,7 @@ from mailtls.observations import (
     TranscriptLine,
 )
 from mailtls.scheduler import ProbeCrash
+from mailtls.sharing import SniProbe
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -147,6 +148,25 @@ def render_html(obs: object) -> str:
         return _render_scan(obs)
     if isinstance(obs, SpfEvaluation | DkimLookup | DmarcLookup):
         return render_auth(obs)
+    if isinstance(obs, SniProbe):
+        names = ", ".join(obs.names[:20]) + (
+            f" and {len(obs.names) - 20} more" if len(obs.names) > 20 else ""
+        )
+        return "<h4>Shared address: certificate by SNI?</h4>" + _table(
+            [
+                ("address", f"{obs.address.ip}:{obs.address.port}"),
+                ("names pointing at it", f"{len(obs.names)}: {names}"),
+                ("session SNI", obs.names[0] if obs.names else "-"),
+                (
+                    "picks its certificate by SNI",
+                    {True: "yes", False: "no", None: "not tested"}[obs.selects_by_sni],
+                ),
+                ("extra handshakes", str(len(obs.sessions))),
+                ("finding", obs.note),
+            ]
+        )
+    if isinstance(obs, dict):  # an observation read back from an evidence JSON (merge)
+        return _pre(json.dumps(obs, indent=1, ensure_ascii=False))
     if isinstance(obs, ProbeCrash):
         return "<h4>Probe error</h4>" + _table(
             [("probe", obs.probe), ("target", obs.key), ("error", obs.message)]

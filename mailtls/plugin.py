@@ -7,6 +7,7 @@ observe, and this module connects them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from collections.abc import Generator
 from typing import Any
@@ -29,6 +30,7 @@ from mailtls.observations import (
 from mailtls.probes.tlsscan import DEFAULT_BUDGET
 from mailtls.runstate import EVIDENCE, RUN, MailtlsRun, SettingsError
 from mailtls.scheduler import PROBES, ProbeContext, ProbeCrash, plan, run
+from mailtls.sharing import PER_NAME_PREFIXES, SniProbe, address_names
 from mailtls.targets import Target
 from mailtls.verdicts import NA_PREFIX, Advisory, Inconclusive, inconclusive, not_applicable
 
@@ -111,6 +113,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="JSON",
         help="an earlier --evidence-json of the same inventory: fail only on regressions",
     )
+    g.addoption(
+        "--shard",
+        dest="mailtls_shard",
+        metavar="K/N",
+        help="run slice K of N (domains sharing an MX address stay together); merge the parts' "
+        "--evidence-json with: python -m mailtls merge",
+    )
+    g.addoption(
+        "--shard-balance",
+        dest="mailtls_shard_balance",
+        action="store_true",
+        help="with --shard: deal domains evenly even where they share an address (the "
+        "per-address budget then no longer holds across shards)",
+    )
     # `--strict` is pytest's own option (an alias of --strict-markers); mailtls reads it too:
     # with --strict, warn-level findings fail the run.
 
@@ -169,6 +185,32 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 # ---------------------------------------------------------------- collection
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session) -> None:
+    """Before anything is looked up, one canary question to the resolver: a resolver that does
+    not answer would turn every row into an error after waiting for its timeouts."""
+    state = session.config.stash[RUN]
+    if state.inventory is None:
+        return
+    if state.discoveries is None:
+        problem = state.dns.canary()
+        if problem is not None:
+            raise pytest.UsageError(
+                f"mailtls: the resolver does not answer ({problem}); every lookup would fail. "
+                f"Check --resolver=IP[:PORT] (now {state.resolver}) and that it is reachable."
+            )
+    state.apply_shard()
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    if state.shard_plan is not None and tr is not None:
+        p = state.shard_plan
+        sizes = "/".join(str(len(a)) for a in p.assignment)
+        tr.write_line(
+            f"mailtls: shard {p.index}/{p.total}: {len(p.domains)} domain(s) (shard sizes {sizes})"
+        )
+        for note in p.notes:
+            tr.write_line(f"mailtls: shard plan: {note}")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker("requirement")
     if marker is None:
@@ -213,7 +255,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         if isinstance(target, Target) and "mx_sessions" in getattr(item, "fixturenames", ()):
             wanted.add(target.domain)
     needs += [("smtp", t) for t in state.targets("mx") if t.domain in wanted]
-    jobs = plan((name, t) for name, t in needs if isinstance(t, Target))
+    targets = [(name, t) for name, t in needs if isinstance(t, Target)]
+    names = address_names(t for _, t in targets)
+    jobs = plan(targets, names)
     if not jobs:
         return
     tr = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -236,6 +280,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             dns=state.dns,
             ca_bundle=state.ca_bundle,
             discoveries=state.discover(),
+            names=names,
         ),
         state.concurrency,
         progress,
@@ -309,12 +354,38 @@ def _available(request: pytest.FixtureRequest, target: Target, state: MailtlsRun
     inconclusive(target.unavailable)
 
 
+def _session(state: MailtlsRun, target: Target) -> tuple[object, SniProbe | None]:
+    """The SMTP session for this name: its own SNI handshake where the shared address picks
+    certificates by SNI and one was made, else the address's one session (mailtls.sharing)."""
+    key = PROBES["smtp"].key(target)
+    sni = state.observations.get(("sni", key))
+    if isinstance(sni, SniProbe) and target.host:
+        own = sni.session_for(target.host)
+        if own is not None:
+            return own, sni
+        return state.observations.get(("smtp", key)), sni
+    return state.observations.get(("smtp", key)), None
+
+
+def _per_name_untested(request: pytest.FixtureRequest, sni: SniProbe | None, host: str) -> None:
+    """A certificate row of a name whose certificate the shared session cannot answer."""
+    marker = request.node.get_closest_marker("requirement")
+    why = sni.untested(host) if sni is not None else None
+    if why and marker is not None and str(marker.args[0]).startswith(PER_NAME_PREFIXES):
+        inconclusive(why)
+
+
 def _observation(
     request: pytest.FixtureRequest, name: str, target: Target, state: MailtlsRun
 ) -> object:
     _available(request, target, state)
     key = PROBES[name].key(target)
     obs = state.observations.get((name, key))
+    if name == "smtp":
+        obs, sni = _session(state, target)
+        if sni is not None:
+            _record(request, sni)
+            _per_name_untested(request, sni, target.host or "")
     if obs is None:
         inconclusive(f"no {name} observation was made for {target.id} (internal scheduling error)")
     _record(request, obs)
@@ -353,8 +424,8 @@ def dane(
     host = next((h for h in discovery.hosts if h.name == target.host), None)
     if host is None:
         inconclusive(f"{target.id}: MX host {target.host} is not in the discovery (internal error)")
-    key = PROBES["smtp"].key(target)
-    session = mailtls_run.observations.get(("smtp", key))
+    session, sni = _session(mailtls_run, target)
+    _per_name_untested(request, sni, target.host or "")
     chain = session.tls.chain_der if isinstance(session, SmtpObservation) and session.tls else ()
     found = assess(host, chain)
     _record(request, found)
@@ -371,7 +442,7 @@ def mx_sessions(
     for t in mailtls_run.targets("mx"):
         if t.domain != target.domain or t.host is None or t.ip is None:
             continue
-        obs = mailtls_run.observations.get(("smtp", PROBES["smtp"].key(t)))
+        obs, _sni = _session(mailtls_run, t)
         found[(t.host, t.ip)] = obs
         if obs is not None:
             _record(request, obs)
@@ -426,6 +497,45 @@ def _classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[s
     if isinstance(exc, AssertionError) and report.when == "call":
         return "fail", _message(call.excinfo)
     return "error", f"internal error in the check: {type(exc).__name__}: {_message(call.excinfo)}"
+
+
+def _is_verdict(item: pytest.Item, call: pytest.CallInfo[None]) -> bool:
+    """The exception states a verdict of a mailtls check (its message is the finding)."""
+    if call.excinfo is None or item.get_closest_marker("requirement") is None:
+        return False
+    exc = call.excinfo.value
+    return isinstance(exc, Advisory | Inconclusive) or (
+        isinstance(exc, AssertionError) and call.when == "call"
+    )
+
+
+@pytest.hookimpl(tryfirst=True, specname="pytest_runtest_makereport")
+def pytest_runtest_makereport_verdict(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> pytest.TestReport | None:
+    """The report of a fail, warn or error verdict, built without pytest's traceback formatting.
+
+    pytest formats every failure as a traceback, re-reading and parsing (``ast``) the source of
+    every frame: about 40 ms a row for an error raised in a fixture, 30 times a pass. The verdict
+    message is the finding, so the long representation is the message (the wrapper below then
+    writes the final text); any other exception is a bug in a check and keeps its traceback.
+    """
+    if not _is_verdict(item, call):
+        return None
+    assert call.excinfo is not None  # checked by _is_verdict
+    return pytest.TestReport(
+        item.nodeid,
+        item.location,
+        dict.fromkeys(item.keywords, 1),
+        "failed",
+        _message(call.excinfo),
+        call.when,  # type: ignore[arg-type]  # never "collect" for a test item
+        [(f"Captured {key} {when}", text) for when, key, text in item._report_sections],
+        call.duration,
+        call.start,
+        call.stop,
+        user_properties=item.user_properties,
+    )
 
 
 @pytest.hookimpl(wrapper=True)
@@ -490,12 +600,17 @@ def pytest_runtest_makereport(
         "message": message,
         "profile": profile,
         "severity": req.severity_for(profile),
-        "citation": [c.as_json() for c in req.citations],
+        "citation": _citations(req.id),  # one shared list per requirement, not one per row
         "waived": waived,
         "waiver": waiver,
         "evidence": list(evidence),  # observation objects, shared; JSON-encoded when written
     }
     return report
+
+
+@functools.cache
+def _citations(req_id: str) -> list[dict[str, Any]]:
+    return [c.as_json() for c in requirements.get(req_id).citations]
 
 
 def _apply_waiver(

@@ -152,8 +152,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "profile": state.profile,
             "resolver": str(state.resolver),
             "ca_bundle": str(state.ca_bundle),
+            # What a merge of shards must find identical to give a single run's verdict.
+            "strict": state.strict,
+            "allow_errors": state.allow_errors,
+            "max_connections": state.max_connections,
+            "baseline": str(state.baseline_path) if state.baseline_path else None,
+            "exitstatus": int(session.exitstatus),
         },
     }
+    if state.shard_plan is not None:
+        document["shard"] = state.shard_plan.as_json()
     # Each observation once, under its digest; rows refer to it (a scan or a certificate chain
     # backs a dozen rows: inline copies made a 2,000-row run 27 MB).
     observations: dict[str, Any] = {}

@@ -3,7 +3,9 @@ observations and per-test results. Created in ``pytest_configure``; read by fixt
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import socket
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ import pytest
 
 from mailtls import discovery as discovery_mod
 from mailtls import gate
+from mailtls import shard as shard_mod
 from mailtls.inventory import Domain, Inventory, load_inventory
 from mailtls.observations import Discovery, SubmissionDiscovery
 from mailtls.probes import senderauth
@@ -64,6 +67,12 @@ class MailtlsRun:
     observations: dict[tuple[str, Hashable], object] = field(default_factory=dict)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     probing_seconds: float = 0.0
+    shard: tuple[int, int] | None = None  # --shard=K/N
+    shard_balance: bool = False
+    shard_plan: shard_mod.ShardPlan | None = None
+    full_inventory: Inventory | None = None  # the whole inventory when running one shard
+    baseline_path: Path | None = None
+    _domain_index: tuple[Inventory, dict[str, Domain]] | None = field(default=None, repr=False)
 
     @classmethod
     def from_options(cls, opt: Any) -> MailtlsRun:
@@ -85,7 +94,16 @@ class MailtlsRun:
             raise SettingsError(
                 "--max-connections must be at least 2 (the SMTP session and one hello probe)"
             )
+        try:
+            shard = shard_mod.parse_spec(opt.mailtls_shard) if opt.mailtls_shard else None
+        except shard_mod.ShardError as exc:
+            raise SettingsError(str(exc)) from None
+        if opt.mailtls_shard_balance and shard is None:
+            raise SettingsError("--shard-balance needs --shard=K/N")
         return cls(
+            shard=shard,
+            shard_balance=bool(opt.mailtls_shard_balance),
+            baseline_path=Path(opt.mailtls_baseline) if opt.mailtls_baseline else None,
             inventory=inventory,
             resolver=resolver,
             ca_bundle=ca_bundle.resolve(),
@@ -100,8 +118,9 @@ class MailtlsRun:
             evidence_json=Path(opt.mailtls_evidence_json) if opt.mailtls_evidence_json else None,
         )
 
-    @property
+    @functools.cached_property
     def dns(self) -> DnsClient:
+        """One client for the run, so that a resolver that stopped answering is asked no more."""
         return DnsClient(self.resolver, self.timeout)
 
     @property
@@ -110,12 +129,25 @@ class MailtlsRun:
             ehlo_name=self.ehlo_name, timeout=self.timeout, retry_pause=min(2.0, self.timeout)
         )
 
+    def apply_shard(self) -> None:
+        """Keep only this shard's domains (discovering the whole inventory to group them)."""
+        if self.shard is None or self.inventory is None or self.shard_plan is not None:
+            return
+        names = [d.name for d in self.inventory.domains]
+        self.shard_plan = shard_mod.plan(names, self.discover(), *self.shard, self.shard_balance)
+        keep = set(self.shard_plan.domains)
+        self.full_inventory = self.inventory
+        self.inventory = dataclasses.replace(
+            self.inventory, domains=tuple(d for d in self.inventory.domains if d.name in keep)
+        )
+
     def domain(self, name: str) -> Domain:
         assert self.inventory is not None
-        for dom in self.inventory.domains:
-            if dom.name == name:
-                return dom
-        raise KeyError(name)
+        index = self._domain_index
+        if index is None or index[0] is not self.inventory:  # a dict, not a scan per row
+            index = (self.inventory, {d.name: d for d in self.inventory.domains})
+            self._domain_index = index
+        return index[1][name]
 
     def profile_for(self, domain: str) -> str:
         return self.domain(domain).profile or self.profile

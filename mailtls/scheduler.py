@@ -1,9 +1,10 @@
 """Probe planning and concurrent execution.
 
 After collection the plugin asks which probes the *selected* tests need (from their fixture
-names), deduplicates them (an IP shared by several domains is probed once), and runs them:
-the probes of one IP run one after another (the hello scan keeps at most two connections
-open), a bounded number of IPs at once. Probes return immutable observations; a probe that crashes yields a ProbeCrash, which
+names), deduplicates them (an address shared by several MX names and domains gets one SMTP
+session and one hello scan per port: see ``mailtls.sharing``), and runs them: the probes of one
+IP run one after another (the hello scan keeps at most two connections open), a bounded number
+of IPs at once. Probes return immutable observations; a probe that crashes yields a ProbeCrash, which
 checks report as ``error``.
 """
 
@@ -21,6 +22,7 @@ from mailtls.probes.dns import DnsClient
 from mailtls.probes.https import POLICY_PATH, fetch_policy
 from mailtls.probes.smtp import SmtpSettings, probe_smtp
 from mailtls.probes.tlsscan import DEFAULT_BUDGET, probe_tlsscan
+from mailtls.sharing import address_key, probe_sni
 from mailtls.targets import Target
 
 Job = tuple[str, Hashable]
@@ -33,6 +35,8 @@ class ProbeContext:
     dns: DnsClient | None = None  # for probes that resolve names themselves (MTA-STS host)
     ca_bundle: Path | None = None
     discoveries: Mapping[str, Discovery] = field(default_factory=dict)
+    # Every name pointing at each address and port (sharing.address_names); the first is the SNI.
+    names: Mapping[Endpoint, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -53,20 +57,12 @@ class ProbeKind:
     ip: Callable[[Hashable], str]
     run: Callable[[Hashable, ProbeContext, dict[Job, object]], object]
     after: str | None = None  # a probe whose observations of the same address this one reads
-
-
-def _endpoint_key(target: Target) -> Hashable | None:
-    """(ip, port, host, implicit TLS): one probe per endpoint, whichever domains share it."""
-    if target.unavailable or target.ip is None or target.port is None:
-        return None
-    return target.endpoint
+    order: int = 0  # probes of one address run by this order (dependencies first)
 
 
 def _address_key(target: Target) -> Hashable | None:
-    """One hello scan per address and port, whatever MX names point at it."""
-    if target.unavailable or target.ip is None or target.port is None:
-        return None
-    return Endpoint(target.ip, target.port, None, target.endpoint.implicit_tls)
+    """One SMTP session and one hello scan per address and port, whatever names point at it."""
+    return address_key(target)
 
 
 def _ip(key: Hashable) -> str:
@@ -76,7 +72,24 @@ def _ip(key: Hashable) -> str:
 
 def _run_smtp(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) -> object:
     assert isinstance(key, Endpoint)
-    return probe_smtp(key, ctx.smtp)
+    names = ctx.names.get(key, ())
+    sni = names[0] if names else None
+    return probe_smtp(Endpoint(key.ip, key.port, sni, key.implicit_tls), ctx.smtp)
+
+
+def _run_sni(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) -> object:
+    """After the session and the scan of a shared address, with what is left of its budget."""
+    assert isinstance(key, Endpoint)
+    shared = earlier.get(("smtp", key))
+    scans = [o for (n, k), o in earlier.items() if n in ("tlsscan", "tlsversions") and k == key]
+    used = getattr(shared, "connections", 0) + sum(getattr(o, "connections", 0) for o in scans)
+    return probe_sni(
+        key,
+        ctx.names.get(key, ()),
+        shared if isinstance(shared, SmtpObservation) else None,
+        ctx.budget - used,
+        ctx.smtp,
+    )
 
 
 def _run_tlsscan(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) -> object:
@@ -120,6 +133,18 @@ def _run_policy(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) ->
     found = ctx.discoveries.get(domain)
     skipped = None
     txt = found.mta_sts_txt if found is not None else None
+    if found is not None and found.kind == "error" and found.mx.status != "nxdomain":
+        # Discovery stopped at a failed MX lookup, so the TXT record was never asked for.
+        return PolicyFetch(
+            domain,
+            f"mta-sts.{domain}",
+            f"https://mta-sts.{domain}{POLICY_PATH}",
+            found.mx.queried_at,
+            dns=(found.mx,),
+            failure_kind="resolver",
+            failure=f"the domain's MX lookup failed, so its _mta-sts TXT was not asked: "
+            f"{found.error}",
+        )
     if txt is not None and txt.status in ("servfail", "timeout", "error", "refused"):
         # We cannot tell whether senders would fetch a policy: an error, not "no policy".
         return PolicyFetch(
@@ -139,15 +164,23 @@ def _run_policy(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) ->
 
 PROBES: dict[str, ProbeKind] = {
     "mtasts_policy": ProbeKind("mtasts_policy", _policy_key, _policy_ip, _run_policy),
-    "smtp": ProbeKind("smtp", _endpoint_key, _ip, _run_smtp),
+    "smtp": ProbeKind("smtp", _address_key, _ip, _run_smtp),
     # The full scan for MX addresses; the submission checks need the versions only.
-    "tlsscan": ProbeKind("tlsscan", _address_key, _ip, _run_tlsscan, after="smtp"),
-    "tlsversions": ProbeKind("tlsversions", _address_key, _ip, _run_tlsversions, after="smtp"),
+    "tlsscan": ProbeKind("tlsscan", _address_key, _ip, _run_tlsscan, after="smtp", order=1),
+    "tlsversions": ProbeKind(
+        "tlsversions", _address_key, _ip, _run_tlsversions, after="smtp", order=1
+    ),
+    # Not a fixture: planned with the session of an address that several names share.
+    "sni": ProbeKind("sni", _address_key, _ip, _run_sni, after="smtp", order=2),
 }
 
 
-def plan(needs: Iterable[tuple[str, Target]]) -> dict[Job, str]:
-    """(probe name, key) -> IP for every probe the selected tests need."""
+def plan(
+    needs: Iterable[tuple[str, Target]],
+    names: Mapping[Endpoint, tuple[str, ...]] | None = None,
+) -> dict[Job, str]:
+    """(probe name, key) -> IP for every probe the selected tests need; with ``names``, an SNI
+    test for every SMTP session of an address that more than one name points at."""
     jobs: dict[tuple[str, Hashable], str] = {}
     for fixture, target in needs:
         kind = PROBES.get(fixture)
@@ -162,6 +195,9 @@ def plan(needs: Iterable[tuple[str, Target]]) -> dict[Job, str]:
             dep_key = dep.key(target)
             if dep_key is not None:
                 jobs[(kind.after, dep_key)] = dep.ip(dep_key)
+    for (name, key), ip in list(jobs.items()):
+        if name == "smtp" and isinstance(key, Endpoint) and len((names or {}).get(key, ())) > 1:
+            jobs[("sni", key)] = ip
     return jobs
 
 
@@ -179,7 +215,7 @@ def run(
         done: dict[Job, object] = {}
         # Probes of one address run one after another (dependencies first); a probe may itself
         # open a second connection in parallel (the hello scan), never more.
-        for name, key in sorted(job_list, key=lambda j: PROBES[j[0]].after is not None):
+        for name, key in sorted(job_list, key=lambda j: PROBES[j[0]].order):
             try:
                 obs = PROBES[name].run(key, ctx, done)
             except Exception as exc:

@@ -8,6 +8,7 @@ first nameserver of the system configuration.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ import dns.resolver
 from mailtls.observations import DnsAnswer, DnsStatus
 
 MAX_CNAME_HOPS = 8
+# Queries in a row that get no answer at all (each after its retry) before we stop asking.
+DEAD_AFTER = 4
 
 
 @dataclass(frozen=True)
@@ -68,12 +71,57 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
+class ResolverHealth:
+    """Whether the resolver still answers, shared by every query of a run (thread-safe).
+
+    A resolver that stops answering would make every remaining query wait for its timeouts (two
+    tries each): an hour for 1,000 domains. After ``DEAD_AFTER`` queries in a row got no answer
+    at all, the resolver is declared dead and later queries fail at once with that cause; any
+    answer (even SERVFAIL or REFUSED) before that resets the count.
+    """
+
+    def __init__(self, dead_after: int = DEAD_AFTER) -> None:
+        self.dead_after = dead_after
+        self._lock = threading.Lock()
+        self._silent = 0
+        self.dead: str | None = None  # why we stopped asking, once we did
+
+    def answered(self) -> None:
+        with self._lock:
+            self._silent = 0
+
+    def silent(self, cause: str) -> None:
+        with self._lock:
+            self._silent += 1
+            if self._silent >= self.dead_after and self.dead is None:
+                self.dead = (
+                    f"{cause}; after {self._silent} queries in a row without an answer (since "
+                    f"{_now()}) mailtls stopped asking this resolver"
+                )
+
+
 class DnsClient:
     """A small stub resolver: one server, timeouts, TCP fallback, CNAME chasing."""
 
-    def __init__(self, resolver: ResolverAddress, timeout: float) -> None:
+    def __init__(
+        self, resolver: ResolverAddress, timeout: float, health: ResolverHealth | None = None
+    ) -> None:
         self.resolver = resolver
         self.timeout = timeout
+        self.health = health or ResolverHealth()
+
+    def canary(self) -> str | None:
+        """One question the resolver answers without recursing (``. NS`` with RD clear): None
+        when any reply comes back within the timeout, else why not. Used before a run starts."""
+        query = dns.message.make_query(dns.name.root, dns.rdatatype.NS)
+        query.flags &= ~dns.flags.RD
+        try:
+            dns.query.udp(query, self.resolver.ip, timeout=self.timeout, port=self.resolver.port)
+        except dns.exception.Timeout:
+            return f"no answer from resolver {self.resolver} within {self.timeout:g}s"
+        except (OSError, dns.exception.DNSException) as exc:
+            return f"resolver {self.resolver}: {type(exc).__name__}: {exc}"
+        return None
 
     def _exchange(
         self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, cd: bool = False
@@ -137,22 +185,28 @@ class DnsClient:
         authenticated = True
         current = qname
         for _hop in range(MAX_CNAME_HOPS):
+            if self.health.dead is not None:
+                return result(
+                    "timeout", "TIMEOUT", cname_chain=tuple(chain), error=self.health.dead
+                )
             try:
                 response = self._exchange(current, rtype, checking_disabled)
             except dns.exception.Timeout:
-                return result(
-                    "timeout",
-                    "TIMEOUT",
-                    cname_chain=tuple(chain),
-                    error=f"no answer from resolver {server} within {self.timeout:g}s (2 tries)",
-                )
-            except (OSError, dns.exception.DNSException) as exc:
+                cause = f"no answer from resolver {server} within {self.timeout:g}s (2 tries)"
+                self.health.silent(cause)
+                return result("timeout", "TIMEOUT", cname_chain=tuple(chain), error=cause)
+            except OSError as exc:
+                cause = f"resolver {server}: {type(exc).__name__}: {exc}"
+                self.health.silent(cause)
+                return result("error", "ERROR", cname_chain=tuple(chain), error=cause)
+            except dns.exception.DNSException as exc:
                 return result(
                     "error",
                     "ERROR",
                     cname_chain=tuple(chain),
                     error=f"resolver {server}: {type(exc).__name__}: {exc}",
                 )
+            self.health.answered()
             authenticated = authenticated and bool(response.flags & dns.flags.AD)
             rcode = dns.rcode.to_text(response.rcode())
             if response.rcode() == dns.rcode.NXDOMAIN:
