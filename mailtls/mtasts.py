@@ -193,9 +193,14 @@ class EffectivePolicy:
 def effective_policy(d: Discovery, fetch: PolicyFetch) -> EffectivePolicy:
     """RFC 8461 §3.1-§3.3 as a sender applies them, step by step."""
     txt = d.mta_sts_txt
-    if txt is not None and txt.status in ("servfail", "timeout", "error", "refused"):
+    if txt is None:
+        return EffectivePolicy(
+            "unknown",
+            "the _mta-sts TXT record was not looked up: " + (d.error or "MX discovery failed"),
+        )
+    if txt.status in ("servfail", "timeout", "error", "refused"):
         return EffectivePolicy("unknown", f"the _mta-sts TXT lookup failed: {txt.describe()}")
-    found = select(txt.records if txt is not None and txt.status == "ok" else (), TAG)
+    found = select(txt.records if txt.status == "ok" else (), TAG)
     if not found:
         return EffectivePolicy("none", f"no v=STSv1 TXT record at _mta-sts.{d.domain}")
     if len(found) > 1:
