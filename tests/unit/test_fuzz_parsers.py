@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from mailtls import dane, mtasts, records, tlsrpt
 from mailtls.observations import Endpoint
+from mailtls.probes.dns import parse_resolver
 from mailtls.probes.smtp import ProbeError, Session, SmtpSettings
 from mailtls.tls.flight import read_server_flight
 
@@ -211,3 +212,28 @@ def test_flight_reader_reads_what_a_server_hello_says(
     flight = read_server_flight(_recv_from(record, chunk))
     assert flight.outcome == "accepted", flight
     assert (flight.version, flight.cipher_suite) == (version, suite)
+
+
+# --- SRV records and --resolver ------------------------------------------------------------
+
+
+@given(st.text(max_size=120))
+def test_srv_parser_returns_a_record_or_none(text: str) -> None:
+    got = records.parse_srv(text)
+    assert got is None or 0 <= got.port <= 0xFFFF
+
+
+@given(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), DOMAIN)
+def test_srv_round_trip(prio: int, weight: int, port: int, target: str) -> None:
+    got = records.parse_srv(f"{prio} {weight} {port} {target}.")
+    assert got is not None and (got.priority, got.weight, got.port, got.target) == (
+        prio, weight, port, target,
+    )  # fmt: skip
+
+
+@given(st.text(max_size=60))
+def test_resolver_option_raises_only_value_error(text: str) -> None:
+    try:
+        parse_resolver(text or "127.0.0.1")
+    except ValueError as exc:
+        assert "--resolver" in str(exc)
