@@ -202,7 +202,7 @@ def effective_policy(d: Discovery, fetch: PolicyFetch) -> EffectivePolicy:
         return EffectivePolicy("unknown", f"the _mta-sts TXT lookup failed: {txt.describe()}")
     found = select(txt.records if txt.status == "ok" else (), TAG)
     if not found:
-        return EffectivePolicy("none", f"no v=STSv1 TXT record at _mta-sts.{d.domain}")
+        return EffectivePolicy("none", "no MTA-STS record")
     if len(found) > 1:
         return EffectivePolicy(
             "none", f"{len(found)} v=STSv1 TXT records (senders use none unless exactly one)"
