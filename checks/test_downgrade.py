@@ -14,36 +14,13 @@ from dataclasses import dataclass
 import pytest
 from cryptography import x509
 
-from mailtls import certchecks, certs, dane, records
-from mailtls.mtasts import covering, parse_policy
+from mailtls import certchecks, certs, dane
+from mailtls.mtasts import covering, effective_policy
 from mailtls.observations import Discovery, MxHost, PolicyFetch, SmtpObservation
 from mailtls.runstate import MailtlsRun
 from mailtls.verdicts import inconclusive, not_applicable, warn
 
 _FAILED = ("servfail", "timeout", "error", "refused")
-
-
-def _sts_mode(d: Discovery, policy: PolicyFetch) -> tuple[str | None, tuple[str, ...], str]:
-    """(mode, mx patterns, why) of the policy a sender would use; mode None = no usable policy."""
-    if policy.skipped:
-        return None, (), "no MTA-STS record"
-    txt = records.select(d.mta_sts_txt.records if d.mta_sts_txt else (), "STSv1")
-    try:
-        if len(txt) != 1:
-            raise records.RecordError(f"{len(txt)} v=STSv1 records")
-        records.parse_sts(txt[0])
-    except records.RecordError as exc:
-        return None, (), f"MTA-STS TXT record not usable ({exc})"
-    if policy.status != 200:
-        why = f"HTTP {policy.status}" if policy.status is not None else policy.failure or "?"
-        return None, (), f"MTA-STS policy not usable ({why})"
-    ctype = (policy.header("Content-Type") or "").split(";", 1)[0].strip().lower()
-    if ctype != "text/plain":
-        return None, (), f"MTA-STS policy not usable (Content-Type {ctype or 'missing'})"
-    parsed = parse_policy(policy.body)
-    if not parsed.valid:
-        return None, (), "MTA-STS policy not usable (" + "; ".join(parsed.errors) + ")"
-    return parsed.mode, parsed.mx, f"MTA-STS mode {parsed.mode}"
 
 
 @dataclass
@@ -106,13 +83,12 @@ def test_downgrade_protected(
         )
     if d.kind == "error":
         inconclusive(f"{d.domain}: MX discovery failed: {d.error}")
-    if d.mta_sts_txt is not None and d.mta_sts_txt.status in _FAILED:
-        inconclusive(f"{d.domain}: the MTA-STS TXT lookup failed: {d.mta_sts_txt.describe()}")
-    if mtasts_policy.failure_kind == "resolver":
-        inconclusive(
-            f"{d.domain}: the MTA-STS policy host could not be resolved: {mtasts_policy.failure}"
-        )
-    mode, patterns, sts_why = _sts_mode(d, mtasts_policy)
+    sts = effective_policy(d, mtasts_policy)
+    if sts.state == "unknown":
+        inconclusive(f"{d.domain}: {sts.why}")
+    mode = sts.policy.mode if sts.policy else None
+    patterns = sts.policy.mx if sts.policy else ()
+    sts_why = sts.why  # short: the summary matrix shows the first 160 characters
     roots = certs.load_roots(mailtls_run.ca_bundle.read_bytes())
     hosts = [_judge_host(h, mx_sessions, mode, patterns, roots) for h in d.hosts]
     table = "; ".join(

@@ -1,17 +1,30 @@
-"""The MTA-STS policy (RFC 8461): fetched over HTTPS exactly as a sending MTA would, then judged.
+"""MTA-STS (RFC 8461): the TXT record, then the policy fetched over HTTPS exactly as a sending
+MTA would, then judged.
 
-A sender that knows MTA-STS fetches https://mta-sts.<domain>/.well-known/mta-sts.txt after it
-sees the ``v=STSv1`` TXT record. It does not follow redirects, insists on HTTP 200 and a valid
+A sender that knows MTA-STS looks up ``_mta-sts.<domain>`` TXT; with exactly one valid
+``v=STSv1`` record it fetches https://mta-sts.<domain>/.well-known/mta-sts.txt. It does not
+follow redirects, insists on HTTP 200, a body within its size limit and time, and a valid
 certificate for mta-sts.<domain>, and then delivers only to MX hosts the policy names, over
-TLS 1.2+ with a valid certificate (in enforce mode). Every rule below is one of those steps.
+TLS 1.2+ with a valid certificate (in enforce mode). Every rule below is one of those steps; a
+rule that needs the policy a sender would use gets it from ``mtasts.effective_policy`` and
+follows from "no policy" when any step failed.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from mailtls import certchecks, certs
-from mailtls.mtasts import MAX_AGE_LIMIT, Policy, covering, parse_policy
+from mailtls import certchecks, certs, records
+from mailtls.mtasts import (
+    MAX_AGE_LIMIT,
+    TAG,
+    Policy,
+    covering,
+    effective_policy,
+    media_type,
+    parse_policy,
+    parse_record,
+)
 from mailtls.observations import Discovery, PolicyFetch, SmtpObservation, TlsScan
 from mailtls.probes.https import MAX_POLICY_BYTES
 from mailtls.requirements import Requirement
@@ -20,22 +33,70 @@ from mailtls.targets import Target
 from mailtls.verdicts import inconclusive, not_applicable, warn
 
 
+def _records(d: Discovery) -> list[bytes]:
+    """The selected ``v=STSv1`` records (raw bytes), or the verdict that we could not look."""
+    answer = d.mta_sts_txt
+    if answer is None:
+        inconclusive(f"{d.domain}: the MTA-STS record was not looked up (MX discovery failed)")
+    if answer.status not in ("ok", "nodata", "nxdomain"):
+        inconclusive(f"{d.domain}: {answer.describe()}")
+    return records.select(answer.records if answer.status == "ok" else (), TAG)
+
+
+@pytest.mark.requirement("MTASTS-TXT-UNIQUE")
+def test_one_mta_sts_record(discovery: Discovery, profile: str, requirement: Requirement) -> None:
+    """Exactly one ``v=STSv1`` TXT record at ``_mta-sts.<domain>`` (RFC 8461 §3.1)."""
+    d = discovery
+    found = _records(d)
+    if not found:
+        assert not requirement.param(profile, "required", False), (
+            f"{d.domain}: no MTA-STS record at _mta-sts.{d.domain}; UK guidance asks every "
+            "receiving domain to publish an MTA-STS policy"
+        )
+        not_applicable(f"{d.domain} publishes no MTA-STS record")
+    assert len(found) == 1, (
+        f"{d.domain}: {len(found)} v=STSv1 records at _mta-sts.{d.domain} "
+        f"({' | '.join(records.escape(r) for r in found)}); senders ignore MTA-STS unless there "
+        "is exactly one"
+    )
+
+
+@pytest.mark.requirement("MTASTS-TXT-SYNTAX")
+def test_mta_sts_record_syntax(discovery: Discovery) -> None:
+    """The MTA-STS record is ``v=STSv1; id=<1-32 letters and digits>`` with valid extensions,
+    in US-ASCII (RFC 8461 §3.1)."""
+    d = discovery
+    found = _records(d)
+    if not found:
+        not_applicable(f"{d.domain} publishes no MTA-STS record (see MTASTS-TXT-UNIQUE)")
+    problems = []
+    for raw in found:
+        try:
+            parse_record(raw)
+        except records.RecordError as exc:
+            problems.append(f"'{records.escape(raw)}': {exc}")
+    assert not problems, f"{d.domain}: invalid MTA-STS record: {'; '.join(problems)}"
+
+
 def _fetched(policy: PolicyFetch) -> PolicyFetch:
-    """The HTTP answer, or the verdict that there is none to judge."""
+    """The complete HTTP 200 answer, or the verdict that there is none to judge."""
     if policy.skipped:
         not_applicable(f"{policy.domain}: {policy.skipped}")
     if policy.failure_kind == "resolver":
         inconclusive(f"{policy.host}: our resolver failed: {policy.failure}")
-    if policy.status != 200:
+    if policy.status != 200 or policy.failure_kind is not None:
         not_applicable(f"{policy.url}: no policy was fetched (see MTASTS-FETCH)")
     return policy
 
 
-def _policy(fetch: PolicyFetch) -> Policy:
-    p = parse_policy(_fetched(fetch).body)
-    if not p.valid:
-        not_applicable(f"{fetch.url}: no parsable policy (see MTASTS-POLICY-SYNTAX)")
-    return p
+def _usable(d: Discovery, fetch: PolicyFetch) -> Policy:
+    """The policy a sender would apply, or the verdict that follows from "no policy"."""
+    eff = effective_policy(d, fetch)
+    if eff.state == "unknown":
+        inconclusive(f"{d.domain}: {eff.why}")
+    if eff.policy is None:
+        not_applicable(f"{d.domain}: no usable MTA-STS policy: {eff.why}")
+    return eff.policy
 
 
 @pytest.mark.requirement("MTASTS-FETCH")
@@ -46,13 +107,20 @@ def test_policy_fetched(mtasts_policy: PolicyFetch) -> None:
         not_applicable(f"{f.domain}: {f.skipped}")
     if f.failure_kind == "resolver":
         inconclusive(f"{f.host}: our resolver failed, so the fetch was not attempted: {f.failure}")
-    assert f.status is not None, f"{f.url}: no HTTP answer from {f.address or f.host}: {f.failure}"
-    if 300 <= f.status < 400:
+    # Plain locals in the asserts: pytest would otherwise repr the whole observation (its
+    # body and chain) to explain a failure, for every failing row.
+    status, failure_kind = f.status, f.failure_kind
+    assert status is not None, f"{f.url}: no HTTP answer from {f.address or f.host}: {f.failure}"
+    assert failure_kind is None, (
+        f"{f.url}: HTTP {f.status}, but {f.failure} ({f.body_bytes} body bytes read, stopped: "
+        f"{f.stop_kind}, {f.elapsed_ms:g} ms); senders see no policy"
+    )
+    if 300 <= status < 400:
         raise AssertionError(
             f"{f.url}: HTTP {f.status} {f.reason} to {f.header('Location') or '(no Location)'}; "
             "senders must not follow redirects (RFC 8461 §3.3), so they see no policy"
         )
-    assert f.status == 200, f"{f.url}: HTTP {f.status} {f.reason}; senders see no policy"
+    assert status == 200, f"{f.url}: HTTP {f.status} {f.reason}; senders see no policy"
 
 
 @pytest.mark.requirement("MTASTS-HOST-CERT")
@@ -70,8 +138,12 @@ def test_policy_host_certificate(mtasts_policy: PolicyFetch) -> None:
         inconclusive(f"{f.host}: our resolver failed: {f.failure}")
     if f.failure_kind == "dns":
         not_applicable(f"{f.host}: no policy host to check: {f.failure} (see MTASTS-FETCH)")
-    if f.status is None:
+    if f.phase in (None, "connect"):
         inconclusive(f"{f.host}: the policy host could not be reached: {f.failure}")
+    if f.phase == "tls":
+        inconclusive(
+            f"{f.host} ({f.address}) was reached, but the TLS handshake did not finish: {f.failure}"
+        )
     # urllib3 verified chain and name against --ca-bundle before any HTTP byte was read.
     leaf = certs.summarize(f.chain_der[0]) if f.chain_der else None
     assert leaf is None or any(certs.name_matches(n, f.host) for n in leaf.sans), (
@@ -84,7 +156,7 @@ def test_policy_content_type(mtasts_policy: PolicyFetch) -> None:
     """The policy is served as text/plain (RFC 8461 §3.2)."""
     f = _fetched(mtasts_policy)
     ctype = f.header("Content-Type")
-    media = (ctype or "").split(";", 1)[0].strip().lower()
+    media = media_type(f)
     assert media == "text/plain", (
         f"{f.url}: Content-Type is {ctype or '(missing)'}, not text/plain; senders reject it"
     )
@@ -93,12 +165,13 @@ def test_policy_content_type(mtasts_policy: PolicyFetch) -> None:
 @pytest.mark.requirement("MTASTS-SIZE")
 def test_policy_size(mtasts_policy: PolicyFetch) -> None:
     """The policy fits in 64 KiB, the most senders are asked to read (RFC 8461 §3.3)."""
-    f = _fetched(mtasts_policy)
-    if f.truncated:
+    f = mtasts_policy
+    if f.failure_kind == "too_large":
         warn(
-            f"{f.url}: the body is larger than {MAX_POLICY_BYTES} bytes; we stopped reading "
-            "there, and senders may too"
+            f"{f.url}: the body is larger than {MAX_POLICY_BYTES} bytes; we stopped reading at "
+            f"{f.body_bytes} and count the fetch as failed, as senders may"
         )
+    _fetched(f)
 
 
 @pytest.mark.requirement("MTASTS-POLICY-SYNTAX")
@@ -110,18 +183,20 @@ def test_policy_syntax(mtasts_policy: PolicyFetch) -> None:
 
 
 @pytest.mark.requirement("MTASTS-MAXAGE-UPPER")
-def test_max_age_upper(mtasts_policy: PolicyFetch) -> None:
+def test_max_age_upper(mtasts_policy: PolicyFetch, discovery: Discovery) -> None:
     """max_age is at most 31 557 600 seconds (RFC 8461 §3.2)."""
-    p = _policy(mtasts_policy)
-    assert p.max_age is not None and p.max_age <= MAX_AGE_LIMIT, (
-        f"{mtasts_policy.url}: max_age {p.max_age} exceeds {MAX_AGE_LIMIT} s (about a year)"
+    f = _fetched(mtasts_policy)
+    age = parse_policy(f.body).max_age
+    assert age is None or age <= MAX_AGE_LIMIT, (
+        f"{f.url}: max_age {age} exceeds {MAX_AGE_LIMIT} s (about a year)"
     )
+    _usable(discovery, f)
 
 
 @pytest.mark.requirement("MTASTS-MAXAGE-LOWER")
-def test_max_age_lower(mtasts_policy: PolicyFetch) -> None:
+def test_max_age_lower(mtasts_policy: PolicyFetch, discovery: Discovery) -> None:
     """max_age is long enough to protect between fetches: two weeks in enforce, a day otherwise."""
-    p = _policy(mtasts_policy)
+    p = _usable(discovery, mtasts_policy)
     age = p.max_age or 0
     floor = 1_209_600 if p.mode == "enforce" else 86_400
     if age >= floor:
@@ -134,14 +209,21 @@ def test_max_age_lower(mtasts_policy: PolicyFetch) -> None:
 
 
 @pytest.mark.requirement("MTASTS-MODE-ENFORCE")
-def test_mode_enforce(mtasts_policy: PolicyFetch, profile: str, requirement: Requirement) -> None:
-    """The policy is in enforce mode: only then do senders refuse a downgrade."""
-    if mtasts_policy.skipped:
+def test_mode_enforce(
+    mtasts_policy: PolicyFetch, discovery: Discovery, profile: str, requirement: Requirement
+) -> None:
+    """The policy a sender would apply is in enforce mode: only then do senders refuse a
+    downgrade. Two TXT records, a failed fetch or a malformed policy mean no policy at all."""
+    eff = effective_policy(discovery, mtasts_policy)
+    if eff.state == "unknown":
+        inconclusive(f"{discovery.domain}: {eff.why}")
+    if eff.policy is None:
         assert not requirement.param(profile, "required", False), (
-            f"{mtasts_policy.domain}: no MTA-STS policy; UK guidance requires one (enforce)"
+            f"{discovery.domain}: no usable MTA-STS policy ({eff.why}); UK guidance requires "
+            "one in enforce mode"
         )
-        not_applicable(f"{mtasts_policy.domain}: {mtasts_policy.skipped}")
-    p = _policy(mtasts_policy)
+        not_applicable(f"{discovery.domain}: no usable MTA-STS policy: {eff.why}")
+    p = eff.policy
     assert p.mode != "none", f"{mtasts_policy.url}: mode none: the policy protects nothing"
     if p.mode == "testing":
         warn(
@@ -153,7 +235,7 @@ def test_mode_enforce(mtasts_policy: PolicyFetch, profile: str, requirement: Req
 @pytest.mark.requirement("MTASTS-MX-COVERAGE")
 def test_mx_coverage(mtasts_policy: PolicyFetch, discovery: Discovery) -> None:
     """Every MX host matches an mx pattern of the policy (RFC 8461 §4.1)."""
-    p = _policy(mtasts_policy)
+    p = _usable(discovery, mtasts_policy)
     if p.mode == "none":
         not_applicable(f"{mtasts_policy.url}: mode none")
     table = [(h.name, covering(p.mx, h.name)) for h in discovery.hosts]
@@ -166,9 +248,9 @@ def test_mx_coverage(mtasts_policy: PolicyFetch, discovery: Discovery) -> None:
 
 
 @pytest.mark.requirement("MTASTS-WILDCARD-SCOPE")
-def test_wildcard_scope(mtasts_policy: PolicyFetch) -> None:
+def test_wildcard_scope(mtasts_policy: PolicyFetch, discovery: Discovery) -> None:
     """No ``*.<policy domain>`` pattern, which would accept any host under the domain."""
-    p = _policy(mtasts_policy)
+    p = _usable(discovery, mtasts_policy)
     broad = [m for m in p.mx if m.lower().rstrip(".") == f"*.{mtasts_policy.domain}"]
     if broad:
         warn(
@@ -177,8 +259,8 @@ def test_wildcard_scope(mtasts_policy: PolicyFetch) -> None:
         )
 
 
-def _applies(policy: PolicyFetch, target: Target) -> Policy:
-    p = _policy(policy)
+def _applies(policy: PolicyFetch, target: Target, d: Discovery) -> Policy:
+    p = _usable(d, policy)
     if p.mode not in ("enforce", "testing") or not covering(p.mx, target.host or ""):
         not_applicable(
             f"{target.host}: not covered by an MTA-STS policy in testing or enforce mode"
@@ -188,11 +270,15 @@ def _applies(policy: PolicyFetch, target: Target) -> Policy:
 
 @pytest.mark.requirement("MTASTS-MX-CERT")
 def test_mx_certificate_under_policy(
-    mtasts_policy: PolicyFetch, smtp: SmtpObservation, target: Target, mailtls_run: MailtlsRun
+    mtasts_policy: PolicyFetch,
+    discovery: Discovery,
+    smtp: SmtpObservation,
+    target: Target,
+    mailtls_run: MailtlsRun,
 ) -> None:
     """Where the policy applies, the MX offers STARTTLS with a valid, trusted certificate for
     its name (RFC 8461 §4.2), or MTA-STS senders will not deliver (enforce)."""
-    p = _applies(mtasts_policy, target)
+    p = _applies(mtasts_policy, target, discovery)
     if smtp.failure is not None and smtp.tls is None and smtp.ehlo is None:
         inconclusive(f"{smtp.endpoint}: unreachable: {smtp.failure.message}")
     roots = certs.load_roots(mailtls_run.ca_bundle.read_bytes())
@@ -202,10 +288,10 @@ def test_mx_certificate_under_policy(
 
 @pytest.mark.requirement("MTASTS-MX-TLS12")
 def test_mx_tls12_under_policy(
-    mtasts_policy: PolicyFetch, tlsscan: TlsScan, target: Target
+    mtasts_policy: PolicyFetch, discovery: Discovery, tlsscan: TlsScan, target: Target
 ) -> None:
     """Where the policy applies, the MX negotiates TLS 1.2 or later (RFC 8461 §7.2)."""
-    _applies(mtasts_policy, target)
+    _applies(mtasts_policy, target, discovery)
     if tlsscan.skipped == "STARTTLS is not offered":
         not_applicable(f"{tlsscan.endpoint}: STARTTLS is not offered (see MTASTS-MX-CERT)")
     if tlsscan.skipped:

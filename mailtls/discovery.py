@@ -21,6 +21,7 @@ from mailtls.observations import (
     SubmissionSource,
 )
 from mailtls.probes.dns import DnsClient
+from mailtls.mtasts import TAG as STS_TAG
 from mailtls.records import parse_srv, select
 
 
@@ -69,7 +70,7 @@ def discover(client: DnsClient, domain: str) -> Discovery:
     return dataclasses.replace(
         found,
         mta_sts_txt=sts,
-        mta_sts_advertised=sts.status == "ok" and bool(select(sts.records, "STSv1")),
+        mta_sts_advertised=sts.status == "ok" and bool(select(sts.records, STS_TAG)),
         tlsrpt_txt=rpt,
         answers=(*found.answers, sts, rpt, ds, dnskey),
     )

@@ -36,13 +36,17 @@ from mailtls.sharing import SniProbe
 
 
 def to_jsonable(obj: Any) -> Any:
-    """A JSON-ready copy: dataclasses become dicts tagged with their type, DER becomes PEM."""
+    """A JSON-ready copy: dataclasses become dicts tagged with their type, DER becomes PEM,
+    a policy body is given both exactly (base64) and readably (escaped)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out: dict[str, Any] = {"type": type(obj).__name__}
         for f in dataclasses.fields(obj):
             value = getattr(obj, f.name)
             if f.name == "chain_der":
                 out["chain_pem"] = [ssl.DER_cert_to_PEM_cert(der) for der in value]
+            elif isinstance(obj, PolicyFetch) and f.name == "body":
+                out["body_base64"] = to_jsonable(value)  # the exact bytes
+                out["body_escaped"] = obj.body_escaped  # the same, readable
             else:
                 out[f.name] = to_jsonable(value)
         return out
@@ -251,23 +255,25 @@ def _render_policy(f: PolicyFetch) -> str:
         rows.append(("TLS", f"{f.tls_version}, {len(f.chain_der)} certificate(s) served"))
     if f.failure:
         rows.append((f"failure ({f.failure_kind})", f.failure))
-    if f.status is not None:
-        rows += [
+    if f.stop_kind is not None:
+        rows.append(
             (
-                "body",
-                f"{f.body_bytes} bytes read"
-                + (" (more than the 64 KiB cap; stopped)" if f.truncated else ""),
-            ),
-            ("body SHA-256", f.body_sha256),
-        ]
+                "read",
+                f"{f.body_bytes} body bytes; stopped: {f.stop_kind}; {f.elapsed_ms:g} ms of a "
+                f"{f.deadline_s:g} s total deadline; reached {f.phase}",
+            )
+        )
+    if f.status is not None:
+        rows.append(("body SHA-256", f.body_sha256))
     exchange = "\n".join(f.request)
     if f.status is not None:
+        shown = f.body_escaped
         exchange += f"\n\nHTTP/1.1 {f.status} {f.reason}\n"
         exchange += "\n".join(f"{k}: {v}" for k, v in f.headers)
         exchange += (
-            "\n\n"
-            + f.body[:8192]
-            + ("\n[... body shortened in the report]" if len(f.body) > 8192 else "")
+            "\n\n[body as received; bytes outside printable ASCII escaped]\n"
+            + shown[:8192]
+            + ("\n[... body shortened in the report]" if len(shown) > 8192 else "")
         )
     return (
         "<h4>MTA-STS policy</h4>"

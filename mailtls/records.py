@@ -1,15 +1,18 @@
-"""Pure parsers for the policy TXT records: MTA-STS (RFC 8461 §3.1) and TLS-RPT (RFC 8460 §3),
-and for the SRV records of message submission (RFC 6186, RFC 2782).
+"""What the TXT-record standards share: DNS text to bytes, record selection by version tag,
+strict US-ASCII decoding, the ``name=value`` field list; and the SRV records of message
+submission (RFC 6186, RFC 2782).
 
-Records arrive as DNS presentation text; the strings of one record are joined without spaces.
-Records whose version does not match are discarded before counting, as the RFCs say.
+MTA-STS (RFC 8461 §3.1, ``mailtls/mtasts.py``) and TLS-RPT (RFC 8460 §3, ``mailtls/tlsrpt.py``)
+both say: join the strings of one record without spaces, discard the records that do not begin
+with the version tag, and act as if nothing were published unless exactly one remains. Both
+grammars are US-ASCII; a record with other bytes (non-ASCII, NUL) is not well formed, and it is
+shown with those bytes escaped, never decoded into something that looks valid.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import dns.exception
 import dns.rdata
@@ -17,100 +20,68 @@ import dns.rdataclass
 import dns.rdatatype
 
 from mailtls.observations import SrvRecord
+from mailtls.observations import escape_bytes as escape
 
-_STS_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
-_EXT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
-_EXT_VALUE = re.compile(r"^[\x21-\x3a\x3c\x3e-\x7e]{1,}$")  # printable, no ';' '=' or space
+# field-delim = *WSP ";" *WSP (RFC 8461 §3.1 and RFC 8460 §3 ABNF)
+_DELIM = re.compile(r"[ \t]*;[ \t]*")
 
 
 class RecordError(ValueError):
-    """A policy record that does not follow its grammar; the message says what is wrong."""
+    """A record that does not follow its grammar; the message says what is wrong."""
 
 
-def txt_value(presentation: str) -> str:
-    """The joined strings of one TXT record given in presentation form."""
+def version_tag(version: str) -> re.Pattern[bytes]:
+    """The start of a record of this version: ``v=<version>`` then ``*WSP ";"`` (the RFCs'
+    "records that do not begin with v=<version>; are discarded", with the ABNF's delimiter).
+    Case-sensitive: the ABNF writes the tag as %s"v=..."."""
+    return re.compile(rb"v=" + re.escape(version.encode("ascii")) + rb"[ \t]*;")
+
+
+def txt_bytes(presentation: str) -> bytes:
+    """The joined strings of one TXT record given in presentation form, as the bytes sent."""
     try:
         rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, presentation)
     except dns.exception.DNSException as exc:
         raise RecordError(f"unparsable TXT record {presentation!r}: {exc}") from None
-    return b"".join(rdata.strings).decode("ascii", "backslashreplace")  # type: ignore[attr-defined]
+    return b"".join(rdata.strings)  # type: ignore[attr-defined]
 
 
-def select(records: Sequence[str], version: str) -> list[str]:
-    """Joined records that begin with ``v=<version>`` followed by ';' or the end."""
+def select(records: Sequence[str], tag: re.Pattern[bytes]) -> list[bytes]:
+    """The joined records (raw bytes) that begin with ``tag``; every other one is discarded."""
     out = []
     for rec in records:
         try:
-            value = txt_value(rec)
+            value = txt_bytes(rec)
         except RecordError:
             continue
-        head = value.split(";", 1)[0].strip()
-        if head == f"v={version}":
+        if tag.match(value):
             out.append(value)
     return out
 
 
-def _fields(value: str) -> list[tuple[str, str]]:
-    fields = []
-    for part in value.split(";"):
-        part = part.strip(" \t")
-        if not part:
-            continue
-        if "=" not in part:
+def decode(raw: bytes) -> str:
+    """The record as text: US-ASCII printable characters and tab only, else RecordError."""
+    bad = next((i for i, b in enumerate(raw) if not (0x20 <= b < 0x7F or b == 0x09)), None)
+    if bad is not None:
+        raise RecordError(
+            f"byte {bad} (0x{raw[bad]:02x}) is not printable US-ASCII; the record is "
+            f"'{escape(raw)}'"
+        )
+    return raw.decode("ascii")
+
+
+def fields(text: str) -> list[tuple[str, str]]:
+    """``name=value`` fields separated by ``*WSP ";" *WSP``; one trailing delimiter allowed."""
+    parts = _DELIM.split(text)
+    if parts and parts[-1] == "" and len(parts) > 1:
+        parts.pop()
+    out = []
+    for part in parts:
+        name, sep, value = part.partition("=")
+        if not sep:
             raise RecordError(f"field {part!r} is not name=value")
-        name, _, val = part.partition("=")
-        fields.append((name.strip(), val.strip()))
-    return fields
-
-
-@dataclass(frozen=True)
-class StsRecord:
-    id: str
-    extensions: tuple[tuple[str, str], ...]
-
-
-def parse_sts(value: str) -> StsRecord:
-    fields = _fields(value)
-    if not fields or fields[0] != ("v", "STSv1"):
-        raise RecordError("the record must start with v=STSv1")
-    ids = [v for k, v in fields if k == "id"]
-    if not ids:
-        raise RecordError("the required id= field is missing")
-    if not _STS_ID.match(ids[0]):
-        raise RecordError(f"id={ids[0]!r} must be 1-32 letters and digits")
-    ext = tuple((k, v) for k, v in fields[1:] if k != "id")
-    for k, v in ext:
-        if not _EXT_NAME.match(k) or not _EXT_VALUE.match(v):
-            raise RecordError(f"extension field {k}={v!r} does not follow the RFC 8461 grammar")
-    return StsRecord(ids[0], ext)
-
-
-@dataclass(frozen=True)
-class TlsRptRecord:
-    rua: tuple[str, ...]
-
-
-def parse_tlsrpt(value: str) -> TlsRptRecord:
-    fields = _fields(value)
-    if not fields or fields[0] != ("v", "TLSRPTv1"):
-        raise RecordError("the record must start with v=TLSRPTv1")
-    ruas = [v for k, v in fields if k == "rua"]
-    if not ruas or not ruas[0]:
-        raise RecordError("the required rua= field is missing or empty")
-    uris = tuple(u.strip(" \t") for u in ruas[0].split(","))
-    for uri in uris:
-        if "!" in uri:
-            raise RecordError(f"rua URI {uri!r}: '!' must be percent-encoded")
-        lower = uri.lower()
-        if lower.startswith("mailto:"):
-            if "@" not in uri[7:] or uri[7:].startswith("@") or uri.endswith("@"):
-                raise RecordError(f"rua URI {uri!r} is not a mailto: address")
-        elif lower.startswith("https://"):
-            if len(uri) <= len("https://") or " " in uri:
-                raise RecordError(f"rua URI {uri!r} is not an https: URL")
-        else:
-            raise RecordError(f"rua URI {uri!r} must be mailto: or https:")
-    return TlsRptRecord(uris)
+        out.append((name, value))
+    return out
 
 
 def parse_srv(presentation: str) -> SrvRecord | None:

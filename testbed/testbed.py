@@ -49,6 +49,8 @@ CERTS = RUN / "certs"
 
 
 FAULTS = HERE / "servers" / "hostile.py"
+HOSTILE_WEB = HERE / "servers" / "hostile_web.py"
+HOSTILE_DNS = HERE / "servers" / "hostile_dns.py"
 
 
 def _pidfiles() -> list[tuple[str, Path, str]]:
@@ -58,6 +60,8 @@ def _pidfiles() -> list[tuple[str, Path, str]]:
         ("unbound", RUN / "dns" / "unbound.pid", str(RUN)),
         ("faults", RUN / "faults.pid", str(RUN)),
         ("legacy", RUN / "legacy.pid", str(RUN)),
+        ("hostile_web", RUN / "hostile_web.pid", str(RUN)),
+        ("hostile_dns", RUN / "hostile_dns.pid", str(RUN)),
         ("nginx", nginx.pidfile(RUN), str(RUN)),
     ]
 
@@ -94,6 +98,8 @@ def _certificates(data: dict[str, Any]) -> tuple[ca.TestCA, dict[str, dict[str, 
         wanted[item["name"]] = (item.get("kind", "good"), item.get("sans", []))
     for domain, sts in nginx.policy_domains(data["domains"]).items():
         wanted[f"mta-sts.{domain}"] = (sts.get("cert", "good"), [])
+    for host in policy_hosts17(data):
+        wanted[host] = ("good", [])
     certs = {
         name: authority.leaf(name, kind, sans) for name, (kind, sans) in sorted(wanted.items())
     }
@@ -114,6 +120,42 @@ def _start_faults(data: dict[str, Any], certs: dict[str, dict[str, str]]) -> str
         proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True, cwd=RUN)
     (RUN / "faults.pid").write_text(f"{proc.pid}\n")
     return f"{FAULTS.name} pid {proc.pid}"
+
+
+def policy_hosts17(data: dict[str, Any]) -> list[str]:
+    """The policy host names the hostile HTTPS servers present certificates for (issue 17)."""
+    names = [f"mta-sts.{item['domain']}" for item in data.get("hostile_web", [])]
+    spec = data.get("hostile_dns")
+    if spec:
+        names += [f"mta-sts.{case}.{spec['zone']}" for case in spec["policy_cases"]]
+    return names
+
+
+def _start17(data: dict[str, Any], certs: dict[str, dict[str, str]]) -> str:
+    """The hostile HTTPS policy hosts and the hostile DNS server (issue 17), by PID file."""
+    started = []
+    if data.get("hostile_web"):
+        args = [sys.executable, str(HOSTILE_WEB), "--mx", data["hostile_dns"]["mx"]]
+        for item in data["hostile_web"]:
+            args += ["--listen", f"{item['ip']}:{item['behaviour']}"]
+        for host in policy_hosts17(data):
+            args += ["--cert", f"{certs[host]['chain']}:{certs[host]['key']}"]
+        args += ["--logfile", str(RUN / "hostile_web.log")]
+        started.append(_spawn(args, "hostile_web"))
+    spec = data.get("hostile_dns")
+    if spec:
+        args = [sys.executable, str(HOSTILE_DNS), "--listen", spec["ip"], "--zone", spec["zone"]]
+        args += ["--mx", spec["mx"], "--policy-ip", spec["policy_ip"]]
+        args += ["--logfile", str(RUN / "hostile_dns.log")]
+        started.append(_spawn(args, "hostile_dns"))
+    return ", ".join(started) or "not started (no hostile_web / hostile_dns in the scenarios)"
+
+
+def _spawn(args: list[str], name: str) -> str:
+    with open(RUN / f"{name}.out", "ab") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True, cwd=RUN)
+    (RUN / f"{name}.pid").write_text(f"{proc.pid}\n")
+    return f"{name} pid {proc.pid}"
 
 
 def _start_legacy(data: dict[str, Any], certs: dict[str, dict[str, str]]) -> str:
@@ -145,6 +187,9 @@ def _endpoints(data: dict[str, Any], legacy_running: bool) -> list[str]:
         wanted += [f"tcp {ip}:25" for ip in data["legacy"]["hosts"].values()]
     if nginx.policy_domains(data["domains"]):
         wanted.append(f"tcp {nginx.ip()}:443")
+    wanted += [f"tcp {item['ip']}:443" for item in data.get("hostile_web", [])]
+    if data.get("hostile_dns"):
+        wanted += [f"{p} {data['hostile_dns']['ip']}:53" for p in ("udp", "tcp")]
     return wanted
 
 
@@ -182,7 +227,7 @@ def _up() -> int:
         print("testbed: runtime folder not reachable:\n  " + "\n  ".join(unreachable))
         return 1
     _, certs = _certificates(data)
-    files = dns.build(RUN, data["domains"], certs)
+    files = dns.build(RUN, data["domains"], certs, data.get("hostile_dns"))
     subprocess.run(["nsd-checkconf", files["nsd_conf"]], check=True)
     subprocess.run(["unbound-checkconf", files["unbound_conf"]], check=True, capture_output=True)
     subprocess.run(["nsd", "-c", files["nsd_conf"]], check=True)
@@ -196,6 +241,7 @@ def _up() -> int:
     web = nginx.start(web_conf) if web_conf else "not started (no MTA-STS policy hosts)"
     faults = _start_faults(data, certs)
     legacy = _start_legacy(data, certs)
+    hostile17 = _start17(data, certs)
     slow = common.wait_listening(_endpoints(data, legacy.startswith("legacy_tls.py")))
     if slow:
         print(f"testbed: not listening after 20 s: {', '.join(slow)} (logs in {RUN})")
@@ -212,7 +258,7 @@ def _up() -> int:
             item["name"]: f"{item['ip']}:{item['port']}" for item in data.get("submission", [])
         },
         "hostile": {item["behaviour"]: item["ip"] for item in data.get("hostile", [])},
-        "servers": {"faults": faults, "legacy": legacy, "nginx": web},
+        "servers": {"faults": faults, "legacy": legacy, "nginx": web, "hostile17": hostile17},
         "nginx": nginx.ip(),
         "certs": certs,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -225,6 +271,7 @@ def _up() -> int:
         f"{len(data.get('submission', []))} submission listeners, log {postfix.log_file(RUN)}"
     )
     print(f"  fault servers: {faults}; legacy TLS servers: {legacy}; MTA-STS: {web}")
+    print(f"  hostile DNS/HTTPS (issue 17): {hostile17}")
     print(f"  CA bundle: {RUN / 'ca.pem'}; env: {RUN / 'env.json'}")
     return 0
 

@@ -10,6 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property-based fuzzing (tests/unit/test_fuzz_parsers.py): a fixed, small budget in CI; a deep
+# run with HYPOTHESIS_PROFILE=nightly (or bench/bench_fuzz.py). Derandomized in CI so a red run
+# is reproducible; the nightly profile explores new inputs every time.
+settings.register_profile("ci", max_examples=150, derandomize=True, deadline=None)
+settings.register_profile(
+    "nightly",
+    max_examples=20_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "testbed"))

@@ -133,8 +133,15 @@ class DnsClient:
         last: Exception | None = None
         for _ in range(2):  # one retry on timeout, as stub resolvers do
             try:
+                # ignore_errors: an answer with a wrong ID or for another question (spoofed or
+                # stray, RFC 5452) is dropped and the genuine one awaited, within the timeout.
                 response, _tcp = dns.query.udp_with_fallback(
-                    query, self.resolver.ip, timeout=self.timeout, port=self.resolver.port
+                    query,
+                    self.resolver.ip,
+                    timeout=self.timeout,
+                    port=self.resolver.port,
+                    ignore_unexpected=True,
+                    ignore_errors=True,
                 )
                 return response
             except dns.exception.Timeout as exc:

@@ -164,7 +164,21 @@ def _zone_of(owner: str, zones: list[str]) -> str:
     return best
 
 
-def build(run: Path, domains: dict[str, Any], certs: dict[str, dict[str, str]]) -> dict[str, str]:
+def delegation17(spec: dict[str, Any] | None) -> list[str]:
+    """The insecure delegation (NS + glue, no DS) of the hostile DNS server's zone (issue 17):
+    Unbound reaches it by ordinary iteration, as it would reach any unsigned zone."""
+    if not spec:
+        return []
+    zone = spec["zone"].rstrip(".")
+    return [f"{zone}. IN NS ns.{zone}.", f"ns.{zone}. IN A {spec['ip']}"]
+
+
+def build(
+    run: Path,
+    domains: dict[str, Any],
+    certs: dict[str, dict[str, str]],
+    hostile_dns: dict[str, Any] | None = None,
+) -> dict[str, str]:
     folder = run / "dns"
     folder.mkdir(parents=True, exist_ok=True)
     for old in {*folder.glob("K*"), *folder.glob("*.zone*"), *folder.glob("*.ds")}:
@@ -176,6 +190,7 @@ def build(run: Path, domains: dict[str, Any], certs: dict[str, dict[str, str]]) 
         if kind not in ("signed", "insecure", "bogus"):
             raise ValueError(f"{child}: zone must be signed, insecure or bogus, not {kind!r}")
     lines: dict[str, list[str]] = {"test": [*_soa("test"), f"ns.test. IN A {NSD_IP}"]}
+    lines["test"] += delegation17(hostile_dns)
     for child in children:
         lines[child] = _soa(child)
         lines["test"].append(f"{child}. IN NS ns.test.")

@@ -270,6 +270,11 @@ def check_domain(
     name: str, spec: dict[str, Any], hosts: dict[str, str], certs: dict[str, dict[str, str]]
 ) -> tuple[bool, str]:
     zone = spec.get("zone", "")
+    if spec.get("served_by") == "hostile_dns":  # issue 17: an insecure zone of our own server
+        got = dig(name, "MX")
+        want = spec.get("mx_status", "NOERROR")  # wrongq: the resolver gives up (SERVFAIL)
+        ok = got["status"] == want and not got["ad"] and len(got["answers"]) == (want == "NOERROR")
+        return ok, f"served by hostile_dns: MX {got['status']} ad={int(got['ad'])} {got['answers']}"
     if spec.get("absent"):
         want_status, want_ad = "NXDOMAIN", True
     elif zone == "bogus":
