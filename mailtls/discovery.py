@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
+from mailtls.mtasts import TAG as STS_TAG
 from mailtls.observations import (
     Discovery,
     DnsAnswer,
@@ -21,7 +22,6 @@ from mailtls.observations import (
     SubmissionSource,
 )
 from mailtls.probes.dns import DnsClient
-from mailtls.mtasts import TAG as STS_TAG
 from mailtls.records import parse_srv, select
 
 

@@ -19,11 +19,14 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
-from mailtls.observations import SrvRecord
-from mailtls.observations import escape_bytes as escape
+from mailtls.observations import SrvRecord, escape_bytes
 
 # field-delim = *WSP ";" *WSP (RFC 8461 §3.1 and RFC 8460 §3 ABNF)
 _DELIM = re.compile(r"[ \t]*;[ \t]*")
+
+
+#: Bytes as printable ASCII (``\\xNN`` for the rest), the way every record problem shows them.
+escape = escape_bytes
 
 
 class RecordError(ValueError):
