@@ -110,8 +110,14 @@ def test_failures_gate_the_run(suite: dict[str, Any]) -> None:
 
 
 def test_hostile_servers_cannot_hang_the_run(suite: dict[str, Any]) -> None:
-    # 14 hostile servers, timeout 2 s, one polite retry for inconclusive answers: bounded.
-    assert suite["seconds"] < 90, suite["seconds"]
+    # The hostile SMTP, DNS and policy hosts, timeout 2 s, one polite retry for inconclusive
+    # answers: probing is bounded by the timeouts, not by what the servers do. (The run's total
+    # time also counts pytest's work per row, thousands of rows here: that is a matter for
+    # bench/, not for a timed test; a hang would still show there as minutes.)
+    found = re.search(r"probe\(s\) of \d+ address\(es\) in ([0-9.]+)s", suite["output"])
+    assert found, suite["output"][-2000:]
+    assert float(found.group(1)) < 60, found.group(0)
+    assert suite["seconds"] < 600, suite["seconds"]
 
 
 def test_every_ip_of_every_mx_is_a_target(suite: dict[str, Any]) -> None:
