@@ -16,7 +16,7 @@ from mailtls.inventory import Domain
 from mailtls.observations import Discovery, SmtpObservation
 from mailtls.runstate import MailtlsRun
 from mailtls.targets import Target
-from mailtls.verdicts import not_applicable, warn
+from mailtls.verdicts import not_applicable, present, warn
 
 
 def _leaf(smtp: SmtpObservation) -> certs.CertSummary:
@@ -24,8 +24,7 @@ def _leaf(smtp: SmtpObservation) -> certs.CertSummary:
         not_applicable(
             f"{smtp.endpoint}: no TLS session, so no certificate (see SMTP-STARTTLS-HANDSHAKE)"
         )
-    assert smtp.tls is not None
-    return certs.summarize(smtp.tls.chain_der[0])
+    return certs.summarize(present(smtp.tls, f"{smtp.endpoint}: the TLS session").chain_der[0])
 
 
 def _authenticating_policy(discovery: Discovery, target: Target) -> str | None:
@@ -56,9 +55,9 @@ def test_certificate_trusted(
 ) -> None:
     """The MX chain leads to a root in the CA bundle (a publicly trusted CA)."""
     _leaf(smtp)
-    assert smtp.tls is not None
+    tls = present(smtp.tls, f"{smtp.endpoint}: the TLS session")
     roots = certs.load_roots(mailtls_run.ca_bundle.read_bytes())
-    result = certs.validate(smtp.tls.chain_der, roots, dt.datetime.now(dt.UTC))
+    result = certs.validate(tls.chain_der, roots, dt.datetime.now(dt.UTC))
     if not result.trusted:
         _judge(f"{smtp.endpoint}: certificate not trusted: {result.reason}", discovery, target)
 
@@ -67,8 +66,8 @@ def test_certificate_trusted(
 def test_certificate_name(smtp: SmtpObservation, discovery: Discovery, target: Target) -> None:
     """A SAN dNSName of the leaf matches the MX host name (no CN fallback)."""
     leaf = _leaf(smtp)
-    assert target.host is not None
-    if certs.matching_name(leaf.sans, target.host) is None:
+    host = present(target.host, f"{target.id}: the MX host name")
+    if certs.matching_name(leaf.sans, host) is None:
         problem = (
             f"{smtp.endpoint}: certificate names {', '.join(leaf.sans) or '(no SAN)'} "
             f"do not match {target.host}"
@@ -113,5 +112,5 @@ def test_certificate_key(smtp: SmtpObservation, profile: str) -> None:
 def test_certificate_signatures(smtp: SmtpObservation) -> None:
     """No certificate the MX serves (other than a self-signed root) is signed with SHA-1 or MD5."""
     _leaf(smtp)
-    assert smtp.tls is not None
-    certchecks.signatures(smtp.endpoint, smtp.tls.chain_der)
+    tls = present(smtp.tls, f"{smtp.endpoint}: the TLS session")
+    certchecks.signatures(smtp.endpoint, tls.chain_der)

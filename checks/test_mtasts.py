@@ -206,10 +206,11 @@ def test_mx_tls12_under_policy(
 ) -> None:
     """Where the policy applies, the MX negotiates TLS 1.2 or later (RFC 8461 §7.2)."""
     _applies(mtasts_policy, target)
-    if tlsscan.skipped == "STARTTLS is not offered":
+    if tlsscan.skip_kind == "no_starttls":
         not_applicable(f"{tlsscan.endpoint}: STARTTLS is not offered (see MTASTS-MX-CERT)")
     if tlsscan.skipped:
         inconclusive(f"{tlsscan.endpoint}: {tlsscan.skipped}")
+    assert not tlsscan.tls_unusable, f"{tlsscan.endpoint}: {tlsscan.stopped}"
     modern = [tlsscan.answer(q) for q in ("tls12", "tls13")]
     if any(a.value == "yes" for a in modern):
         return

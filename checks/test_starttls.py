@@ -3,7 +3,7 @@
 import pytest
 
 from mailtls.observations import SmtpObservation
-from mailtls.verdicts import inconclusive, not_applicable, warn
+from mailtls.verdicts import inconclusive, not_applicable, present, warn
 
 
 def _stopped_before(smtp: SmtpObservation, stage: str) -> None:
@@ -18,10 +18,10 @@ def test_starttls_offered(smtp: SmtpObservation) -> None:
     """The MX advertises STARTTLS in its EHLO reply, so senders can encrypt the session."""
     if smtp.ehlo is None:
         _stopped_before(smtp, "EHLO")
-    assert smtp.ehlo is not None
+    ehlo = present(smtp.ehlo, f"{smtp.endpoint}: the EHLO reply")
     assert smtp.starttls_offered, (
         f"{smtp.endpoint}: STARTTLS is not advertised; EHLO answered "
-        f"{smtp.ehlo.code} with keywords {', '.join(smtp.ehlo.keywords) or '(none)'}"
+        f"{ehlo.code} with keywords {', '.join(ehlo.keywords) or '(none)'}"
     )
 
 
@@ -46,9 +46,9 @@ def test_ehlo_after_tls(smtp: SmtpObservation) -> None:
         not_applicable(f"{smtp.endpoint}: no TLS session (see SMTP-STARTTLS-HANDSHAKE)")
     if smtp.ehlo_tls is None:
         _stopped_before(smtp, "EHLO over TLS")
-    assert smtp.ehlo_tls is not None
-    assert smtp.ehlo_tls.code == 250, (
-        f"{smtp.endpoint}: EHLO over TLS was rejected: {smtp.ehlo_tls.code} {smtp.ehlo_tls.text()}"
+    again = present(smtp.ehlo_tls, f"{smtp.endpoint}: the EHLO reply over TLS")
+    assert again.code == 250, (
+        f"{smtp.endpoint}: EHLO over TLS was rejected: {again.code} {again.text()}"
     )
-    if "STARTTLS" in smtp.ehlo_tls.keywords:
+    if "STARTTLS" in again.keywords:
         warn(f"{smtp.endpoint}: STARTTLS is still advertised after TLS was established")

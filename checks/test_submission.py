@@ -8,7 +8,7 @@ port 465 (implicit TLS). The probes never authenticate: they read EHLO and quit.
 import pytest
 
 from mailtls.observations import SmtpObservation, SubmissionDiscovery, TlsScan
-from mailtls.verdicts import inconclusive, not_applicable, warn
+from mailtls.verdicts import inconclusive, not_applicable, present, warn
 
 CLEARTEXT_PASSWORD_MECHANISMS = ("PLAIN", "LOGIN")  # the password itself crosses the wire
 
@@ -16,7 +16,7 @@ CLEARTEXT_PASSWORD_MECHANISMS = ("PLAIN", "LOGIN")  # the password itself crosse
 def _closed(smtp: SmtpObservation) -> bool:
     """The TCP connection was refused: nothing listens on this port (unreachable is an error)."""
     f = smtp.failure
-    return f is not None and f.kind == "connect" and "refused" in f.message.lower()
+    return f is not None and f.kind == "connect" and f.connection_refused
 
 
 def _no_tls_here(smtp: SmtpObservation) -> str | None:
@@ -56,9 +56,9 @@ def test_submissions_implicit_tls(smtp: SmtpObservation) -> None:
         _could_not_test(smtp, "the TLS handshake")
     if smtp.banner is None:
         _could_not_test(smtp, "the greeting over TLS")
-    assert smtp.banner is not None
-    assert smtp.banner.code == 220, (
-        f"{where}: the greeting over TLS is {smtp.banner.code} {smtp.banner.text()}, not 220"
+    banner = present(smtp.banner, f"{where}: the greeting over TLS")
+    assert banner.code == 220, (
+        f"{where}: the greeting over TLS is {banner.code} {banner.text()}, not 220"
     )
 
 
@@ -69,10 +69,10 @@ def test_submission_starttls(smtp: SmtpObservation) -> None:
         not_applicable(f"{smtp.endpoint}: port 587 is closed (no submission service there)")
     if smtp.ehlo is None:
         _could_not_test(smtp, "EHLO")
-    assert smtp.ehlo is not None
+    ehlo = present(smtp.ehlo, f"{smtp.endpoint}: the EHLO reply")
     assert smtp.starttls_offered, (
         f"{smtp.endpoint}: port 587 does not advertise STARTTLS; EHLO answered "
-        f"{smtp.ehlo.code} with keywords {', '.join(smtp.ehlo.keywords) or '(none)'}"
+        f"{ehlo.code} with keywords {', '.join(ehlo.keywords) or '(none)'}"
     )
 
 
@@ -100,6 +100,7 @@ def test_submission_refuses_old_tls(tlsversions: TlsScan, smtp: SmtpObservation)
         not_applicable(f"{tlsversions.endpoint}: no TLS to test: {reason}")
     if tlsversions.skipped:
         inconclusive(f"{tlsversions.endpoint}: {tlsversions.skipped}")
+    assert not tlsversions.tls_unusable, f"{tlsversions.endpoint}: {tlsversions.stopped}"
     names = {"sslv2": "SSL 2.0", "sslv3": "SSL 3.0", "tls10": "TLS 1.0", "tls11": "TLS 1.1"}
     answers = {q: tlsversions.answer(q) for q in names}
     accepted = [f"{names[q]} ({a.how})" for q, a in answers.items() if a.value == "yes"]

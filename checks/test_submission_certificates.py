@@ -13,7 +13,7 @@ from mailtls.inventory import Domain
 from mailtls.observations import SmtpObservation
 from mailtls.runstate import MailtlsRun
 from mailtls.targets import Target
-from mailtls.verdicts import not_applicable
+from mailtls.verdicts import not_applicable, present
 
 
 def _leaf(smtp: SmtpObservation) -> certs.CertSummary:
@@ -22,17 +22,16 @@ def _leaf(smtp: SmtpObservation) -> certs.CertSummary:
             f"{smtp.endpoint}: no TLS session on this port, so no certificate "
             "(see SUBMIT-587-STARTTLS / SUBMIT-465-IMPLICIT)"
         )
-    assert smtp.tls is not None
-    return certs.summarize(smtp.tls.chain_der[0])
+    return certs.summarize(present(smtp.tls, f"{smtp.endpoint}: the TLS session").chain_der[0])
 
 
 @pytest.mark.requirement("CERT-SUBMIT-TRUST")
 def test_submission_certificate_trusted(smtp: SmtpObservation, mailtls_run: MailtlsRun) -> None:
     """The chain leads to a root in the CA bundle: mail clients validate it."""
     _leaf(smtp)
-    assert smtp.tls is not None
+    tls = present(smtp.tls, f"{smtp.endpoint}: the TLS session")
     roots = certs.load_roots(mailtls_run.ca_bundle.read_bytes())
-    result = certs.validate(smtp.tls.chain_der, roots, dt.datetime.now(dt.UTC))
+    result = certs.validate(tls.chain_der, roots, dt.datetime.now(dt.UTC))
     assert result.trusted, f"{smtp.endpoint}: certificate not trusted: {result.reason}"
 
 
@@ -40,8 +39,8 @@ def test_submission_certificate_trusted(smtp: SmtpObservation, mailtls_run: Mail
 def test_submission_certificate_name(smtp: SmtpObservation, target: Target) -> None:
     """A SAN dNSName of the leaf matches the submission host name (no CN fallback)."""
     leaf = _leaf(smtp)
-    assert target.host is not None
-    assert certs.matching_name(leaf.sans, target.host) is not None, (
+    host = present(target.host, f"{target.id}: the submission host name")
+    assert certs.matching_name(leaf.sans, host) is not None, (
         f"{smtp.endpoint}: certificate names {', '.join(leaf.sans) or '(no SAN)'} "
         f"do not match {target.host}"
     )
@@ -80,5 +79,5 @@ def test_submission_certificate_key(smtp: SmtpObservation, profile: str) -> None
 def test_submission_certificate_signatures(smtp: SmtpObservation) -> None:
     """No certificate served (other than a self-signed root) is signed with SHA-1 or MD5."""
     _leaf(smtp)
-    assert smtp.tls is not None
-    certchecks.signatures(smtp.endpoint, smtp.tls.chain_der)
+    tls = present(smtp.tls, f"{smtp.endpoint}: the TLS session")
+    certchecks.signatures(smtp.endpoint, tls.chain_der)

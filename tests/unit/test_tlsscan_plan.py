@@ -92,11 +92,11 @@ def _session(**kw: object) -> SmtpObservation:
 
 def test_why_skip() -> None:
     ehlo = SmtpReply(250, ("mx", "PIPELINING"))
-    assert _why_skip([_session(ehlo=ehlo)]) == "STARTTLS is not offered"
+    assert _why_skip([_session(ehlo=ehlo)]) == ("no_starttls", "STARTTLS is not offered")
     ehlo_tls = SmtpReply(250, ("mx", "STARTTLS"))
     refused = _why_skip([_session(ehlo=ehlo_tls, starttls=SmtpReply(454, ("busy",)))])
-    assert refused is not None and "454" in refused
+    assert refused is not None and refused[0] == "not_tested" and "454" in refused[1]
     tls = TlsSession("TLSv1.3", "TLS_AES_256_GCM_SHA384", 256, "mx", (), 1.0)
     ok = _session(ehlo=ehlo_tls, starttls=SmtpReply(220, ("go",)), tls=tls)
     assert _why_skip([ok]) is None
-    assert _why_skip([]) is not None
+    assert _why_skip([]) == ("not_tested", "not tested: no SMTP session was made to this address")
