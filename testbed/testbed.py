@@ -5,8 +5,9 @@
 
 up:        (re)generate the CA and certificates, zones, configs (all from testbed/scenarios.yaml)
            into the runtime folder and start NSD (127.0.10.1:53), Unbound (127.0.10.2:53,
-           validating), Postfix (127.0.11.x:25), the fault servers (127.0.12.x:25) and, if its
-           script exists, the legacy TLS servers (127.0.14.x:25); write <run>/env.json.
+           validating), Postfix (127.0.11.x:25), the fault servers (127.0.12.x:25), if its
+           script exists, the legacy TLS servers (127.0.14.x:25), and the stock Exim and
+           OpenSMTPD from their Debian packages (127.0.15.x:25, tb/stock.py); write env.json.
            Running it again stops what this runtime folder started and starts afresh.
 down:      stop everything this runtime folder started (pid files), nothing else.
 status:    what runs (by pid file) and <run>/env.json.
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tb import ca, common, dns, nginx, postfix, selfcheck
+from tb import ca, common, dns, nginx, postfix, selfcheck, stock
 from tb.common import HERE, RUN
 
 BINARIES = (
@@ -72,6 +73,9 @@ def down(quiet: bool = False) -> None:
         done = common.stop_pid(pidfile, marker)
         if done and not quiet:
             print(f"testbed: {what} {done}")
+    for done in stock.stop():
+        if not quiet:
+            print(f"testbed: {done}")
     (RUN / "env.json").unlink(missing_ok=True)
     if not quiet:
         print(f"testbed: down ({RUN})")
@@ -80,7 +84,7 @@ def down(quiet: bool = False) -> None:
 def _certificates(data: dict[str, Any]) -> tuple[ca.TestCA, dict[str, dict[str, str]]]:
     authority = ca.TestCA(CERTS)
     wanted: dict[str, tuple[str, list[str]]] = {}
-    for item in data["listeners"] + data.get("submission", []):
+    for item in data["listeners"] + data.get("submission", []) + data.get("stock", []):
         wanted[item["cert"]] = (item.get("kind", "good"), [])
     for item in data.get("hostile", []):
         wanted[f"mx.{item['behaviour']}.test"] = ("good", [])
@@ -127,7 +131,9 @@ def _start_legacy(data: dict[str, Any], certs: dict[str, dict[str, str]]) -> str
     return f"legacy_tls.py pid {proc.pid}"
 
 
-def _endpoints(data: dict[str, Any], legacy_running: bool) -> list[str]:
+def _endpoints(
+    data: dict[str, Any], legacy_running: bool, stock_started: dict[str, str] | None = None
+) -> list[str]:
     wanted = [f"{p} {ip}:53" for ip in (dns.NSD_IP, dns.UNBOUND_IP) for p in ("udp", "tcp")]
     wanted += [
         f"tcp {item['ip']}:25"
@@ -139,6 +145,11 @@ def _endpoints(data: dict[str, Any], legacy_running: bool) -> list[str]:
         wanted += [f"tcp {ip}:25" for ip in data["legacy"]["hosts"].values()]
     if nginx.policy_domains(data["domains"]):
         wanted.append(f"tcp {nginx.ip()}:443")
+    wanted += [
+        f"tcp {item['ip']}:25"
+        for item in data.get("stock", [])
+        if stock_started is None or not stock_started.get(item["name"], "").startswith("not")
+    ]
     return wanted
 
 
@@ -187,7 +198,8 @@ def _up() -> int:
     web = nginx.start(web_conf) if web_conf else "not started (no MTA-STS policy hosts)"
     faults = _start_faults(data, certs)
     legacy = _start_legacy(data, certs)
-    slow = common.wait_listening(_endpoints(data, legacy.startswith("legacy_tls.py")))
+    stocks = stock.start(data.get("stock", []), certs)
+    slow = common.wait_listening(_endpoints(data, legacy.startswith("legacy_tls.py"), stocks))
     if slow:
         print(f"testbed: not listening after 20 s: {', '.join(slow)} (logs in {RUN})")
         return 1
@@ -203,7 +215,11 @@ def _up() -> int:
             item["name"]: f"{item['ip']}:{item['port']}" for item in data.get("submission", [])
         },
         "hostile": {item["behaviour"]: item["ip"] for item in data.get("hostile", [])},
-        "servers": {"faults": faults, "legacy": legacy, "nginx": web},
+        "servers": {"faults": faults, "legacy": legacy, "nginx": web, **stocks},
+        "stock": {item["name"]: item["ip"] for item in data.get("stock", [])},
+        "stock_logs": {
+            item["name"]: str(stock.log_file(item)) for item in data.get("stock", [])
+        },
         "nginx": nginx.ip(),
         "certs": certs,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -216,6 +232,8 @@ def _up() -> int:
         f"{len(data.get('submission', []))} submission listeners, log {postfix.log_file(RUN)}"
     )
     print(f"  fault servers: {faults}; legacy TLS servers: {legacy}; MTA-STS: {web}")
+    if stocks:
+        print("  stock servers: " + "; ".join(f"{k}: {v}" for k, v in stocks.items()))
     print(f"  CA bundle: {RUN / 'ca.pem'}; env: {RUN / 'env.json'}")
     return 0
 
@@ -224,7 +242,7 @@ def status() -> int:
     running = 0
     conf = postfix.conf_dir(RUN)
     for what, pidfile in [("postfix", postfix.master_pid(conf))] + [
-        (w, p) for w, p, _ in _pidfiles()
+        (w, p) for w, p, _ in _pidfiles() + stock.pidfiles()
     ]:
         pid = common.read_pid(pidfile)
         up_ = common.alive(pid)
