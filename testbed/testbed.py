@@ -217,9 +217,7 @@ def _up() -> int:
         "hostile": {item["behaviour"]: item["ip"] for item in data.get("hostile", [])},
         "servers": {"faults": faults, "legacy": legacy, "nginx": web, **stocks},
         "stock": {item["name"]: item["ip"] for item in data.get("stock", [])},
-        "stock_logs": {
-            item["name"]: str(stock.log_file(item)) for item in data.get("stock", [])
-        },
+        "stock_logs": {item["name"]: str(stock.log_file(item)) for item in data.get("stock", [])},
         "nginx": nginx.ip(),
         "certs": certs,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
