@@ -162,8 +162,6 @@ def test_nist_approved_suites(tlsscan: TlsScan, profile: str, requirement: Requi
         return
     if not chacha and _yes(tlsscan, "chacha13"):
         chacha = ["TLS 1.3"]
-    elif chacha and tlsscan.answer("chacha13").value == "yes":
-        chacha.append("TLS 1.3")
     if chacha:
         judge(
             level,

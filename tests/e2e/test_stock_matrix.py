@@ -151,11 +151,11 @@ def test_unusable_tls_stops_the_scan_early(matrix: dict[str, Any]) -> None:
 
 
 def test_chacha_preferring_server_is_judged_without_errors(matrix: dict[str, Any]) -> None:
-    """ChaCha20 first (TLS 1.2 and 1.3): NIST-APPROVED warns and names both versions."""
+    """ChaCha20 first (TLS 1.2 and 1.3): NIST-APPROVED warns, settled by TLS 1.2 alone."""
     row = next(
         r
         for r in matrix["rows"]
         if r["domain"] == "stock-chacha.test" and r["requirement"] == "TLS-CS-NIST-APPROVED"
     )
     assert row["verdict"] == "warn", row
-    assert "TLS 1.2 and TLS 1.3" in row["message"], row
+    assert "ChaCha20-Poly1305 in TLS 1.2" in row["message"], row
