@@ -20,8 +20,6 @@ from mailtls.observations import Discovery, MxHost, PolicyFetch, SmtpObservation
 from mailtls.runstate import MailtlsRun
 from mailtls.verdicts import inconclusive, not_applicable, warn
 
-_FAILED = ("servfail", "timeout", "error", "refused")
-
 
 def _sts_mode(d: Discovery, policy: PolicyFetch) -> tuple[str | None, tuple[str, ...], str]:
     """(mode, mx patterns, why) of the policy a sender would use; mode None = no usable policy."""
@@ -106,7 +104,7 @@ def test_downgrade_protected(
         )
     if d.kind == "error":
         inconclusive(f"{d.domain}: MX discovery failed: {d.error}")
-    if d.mta_sts_txt is not None and d.mta_sts_txt.status in _FAILED:
+    if d.mta_sts_txt is not None and d.mta_sts_txt.failed:
         inconclusive(f"{d.domain}: the MTA-STS TXT lookup failed: {d.mta_sts_txt.describe()}")
     if mtasts_policy.failure_kind == "resolver":
         inconclusive(
@@ -129,7 +127,7 @@ def test_downgrade_protected(
     open_hosts = [m for m in hosts if m.dane and m.sts]
     if not open_hosts:
         return
-    failed_tlsa = [h.name for h in d.hosts if h.tlsa is not None and h.tlsa.status in _FAILED]
+    failed_tlsa = [h.name for h in d.hosts if h.tlsa is not None and h.tlsa.failed]
     unknown = [m.unknown for m in open_hosts if m.unknown] + [
         f"TLSA lookup failed for {n}" for n in failed_tlsa if n in {m.name for m in open_hosts}
     ]

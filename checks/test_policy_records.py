@@ -17,8 +17,8 @@ from mailtls.verdicts import inconclusive, judge, not_applicable
 def _txt(answer: DnsAnswer | None, domain: str) -> tuple[str, ...]:
     if answer is None:
         inconclusive(f"{domain}: the policy TXT record was not looked up (MX discovery failed)")
-    if answer.status in ("ok", "nodata", "nxdomain"):
-        return answer.records if answer.status == "ok" else ()
+    if not answer.failed:
+        return answer.records if answer.answered else ()
     inconclusive(f"{domain}: {answer.describe()}")
 
 

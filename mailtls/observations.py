@@ -74,7 +74,7 @@ class MxHost:
     def lookup_failure(self) -> str | None:
         """A lookup that failed (not NXDOMAIN/NODATA), which leaves the addresses unknown."""
         for ans in (self.a, self.aaaa):
-            if ans is not None and ans.status not in ("ok", "nodata", "nxdomain"):
+            if ans is not None and ans.failed:
                 return ans.describe()
         return None
 
@@ -374,7 +374,7 @@ class SubmissionHost:
 
     def lookup_failure(self) -> str | None:
         for ans in (self.a, self.aaaa):
-            if ans is not None and ans.status not in ("ok", "nodata", "nxdomain"):
+            if ans is not None and ans.failed:
                 return ans.describe()
         return None
 

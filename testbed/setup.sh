@@ -23,6 +23,16 @@ if ((${#missing[@]})); then
   done
 fi
 
+# The stock servers of the testbed (issue 12, testbed/tb/stock.py): Exim 4.96 (GnuTLS) and
+# OpenSMTPD conflict with the postfix package, so they are only downloaded (never installed) into
+# the cache that `testbed.py up` unpacks into its runtime folder.
+STOCK_DEBS=(exim4-base exim4-daemon-light libidn12 opensmtpd)
+DEB_CACHE="${MAILTLS_DEB_CACHE:-/var/cache/mailtls-testbed/debs}"
+mkdir -p "$DEB_CACHE"
+for pkg in "${STOCK_DEBS[@]}"; do
+  compgen -G "$DEB_CACHE/${pkg}_*.deb" >/dev/null || (cd "$DEB_CACHE" && apt-get download -qq "$pkg")
+done
+
 python3 -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v -e '^WARNING: Running pip as' -e 'is ignored' || true
 python3 -c "import mailtls, pytest_html, dns, cryptography, yaml, tlslite" \
   || { echo "setup: python dependencies missing after pip install" >&2; exit 1; }
