@@ -14,9 +14,7 @@ import pytest
 from mailtls import certs
 from mailtls.dane import DaneAssessment, RecordMatch
 from mailtls.observations import DnsAnswer, SmtpObservation
-from mailtls.verdicts import inconclusive, not_applicable, warn
-
-_FAILED = ("servfail", "timeout", "error", "refused")
+from mailtls.verdicts import fail, inconclusive, not_applicable, present, warn
 
 
 def _secure_records(d: DaneAssessment) -> None:
@@ -25,34 +23,50 @@ def _secure_records(d: DaneAssessment) -> None:
 
 
 def _chain(d: DaneAssessment, smtp: SmtpObservation) -> None:
-    if d.chain_len == 0:
-        cause = smtp.tls_error or (smtp.failure.message if smtp.failure else "no TLS session")
-        inconclusive(f"{smtp.endpoint}: no certificate chain to match the TLSA records: {cause}")
+    """A chain to match, or the verdict its absence calls for. With usable DNSSEC-secure TLSA
+    records TLS is mandatory (RFC 7672, subsection unconfirmed): a DANE sender defers the mail
+    when the MX offers no STARTTLS or refuses the handshake, so that is a fail, not an error."""
+    if d.chain_len:
+        return
+    if smtp.ehlo is not None and smtp.ehlo.code == 250 and not smtp.starttls_offered:
+        fail(
+            f"{smtp.endpoint}: usable TLSA records make TLS mandatory, but the MX does not offer "
+            "STARTTLS: DANE senders defer the mail (see SMTP-STARTTLS-OFFERED)"
+        )
+    f = smtp.failure
+    if f is not None and f.kind == "tls_refused":
+        fail(
+            f"{smtp.endpoint}: usable TLSA records make TLS mandatory, but the MX refuses the TLS "
+            f"handshake ({f.message}): DANE senders defer the mail (see SMTP-STARTTLS-HANDSHAKE)"
+        )
+    cause = smtp.tls_error or (f.message if f else "no TLS session")
+    inconclusive(f"{smtp.endpoint}: no certificate chain to match the TLSA records: {cause}")
 
 
 def _looked_up(dane: DaneAssessment) -> DnsAnswer:
     """The TLSA answer, or an error verdict when there is none to judge."""
-    if dane.tlsa is None:
-        inconclusive(f"{dane.owner}: no TLSA lookup was made")
-    if dane.tlsa.status in _FAILED:
-        inconclusive(f"{dane.owner}: TLSA lookup failed: {dane.tlsa.describe()}")
-    return dane.tlsa
+    tlsa = present(dane.tlsa, f"{dane.owner}: the TLSA lookup")
+    if tlsa.failed:
+        inconclusive(f"{dane.owner}: TLSA lookup failed: {tlsa.describe()}")
+    return tlsa
 
 
 @pytest.mark.requirement("DANE-TLSA-PRESENT")
 def test_tlsa_present(dane: DaneAssessment) -> None:
-    """A DNSSEC-secure TLSA RRset is published for the MX host (RFC 7672 §2.2)."""
+    """A DNSSEC-secure TLSA RRset is published for the MX host (RFC 7672: TLSA records count
+    only when DNSSEC-secure). An MX in an unsigned zone cannot have one: that is a fail."""
     tlsa = _looked_up(dane)
-    if tlsa.status == "ok" and not tlsa.authenticated:
-        not_applicable(
+    if tlsa.answered and not tlsa.authenticated:
+        fail(
             f"{dane.owner}: TLSA records exist but are not DNSSEC-secure, so DANE is NOT in "
-            "effect: senders ignore them (RFC 7672 §2.2)"
+            "effect: senders ignore them"
         )
     if not dane.zone_secure:
-        not_applicable(
-            f"{dane.host} is not DNSSEC-secure, so DANE is impossible (see DNSSEC-MX-ZONE)"
+        fail(
+            f"{dane.host} is not DNSSEC-secure, so it cannot have a DNSSEC-secure TLSA RRset: "
+            "DANE is impossible (see DNSSEC-MX-ZONE)"
         )
-    if tlsa.status == "ok":
+    if tlsa.answered:
         return
     assert tlsa.authenticated, (
         f"{dane.owner}: {tlsa.rcode} without a validated denial although {dane.host} is in a "
@@ -65,7 +79,7 @@ def test_tlsa_present(dane: DaneAssessment) -> None:
 def test_tlsa_denial(dane: DaneAssessment) -> None:
     """Where no TLSA exists, the signed zone proves it (NSEC/NSEC3), so senders can go on."""
     tlsa = _looked_up(dane)
-    if tlsa.status == "ok":
+    if tlsa.answered:
         not_applicable(f"{dane.owner}: TLSA records exist")
     if not dane.zone_secure:
         not_applicable(f"{dane.host} is not in a DNSSEC-signed zone")
@@ -142,8 +156,8 @@ def test_dane_ta_chain(dane: DaneAssessment, smtp: SmtpObservation) -> None:
         f"{smtp.endpoint}: no DANE-TA record matches a certificate the server sent (the trust "
         "anchor must be in the chain, RFC 7672 §3.1.2): " + "; ".join(m.why for m in ta)
     )
-    assert smtp.tls is not None
-    leaf = certs.summarize(smtp.tls.chain_der[0])
+    tls = present(smtp.tls, f"{smtp.endpoint}: the TLS session")
+    leaf = certs.summarize(tls.chain_der[0])
     assert any(certs.name_matches(san, dane.host) for san in leaf.sans), (
         f"{smtp.endpoint}: with DANE-TA the leaf must name the MX host {dane.host} "
         f"(RFC 7672 §3.2.2); its DNS names are {', '.join(leaf.sans) or '(none)'}"

@@ -20,8 +20,6 @@ from mailtls.observations import Discovery, MxHost, PolicyFetch, SmtpObservation
 from mailtls.runstate import MailtlsRun
 from mailtls.verdicts import inconclusive, not_applicable, warn
 
-_FAILED = ("servfail", "timeout", "error", "refused")
-
 
 @dataclass
 class _Mx:
@@ -105,7 +103,7 @@ def test_downgrade_protected(
     open_hosts = [m for m in hosts if m.dane and m.sts]
     if not open_hosts:
         return
-    failed_tlsa = [h.name for h in d.hosts if h.tlsa is not None and h.tlsa.status in _FAILED]
+    failed_tlsa = [h.name for h in d.hosts if h.tlsa is not None and h.tlsa.failed]
     unknown = [m.unknown for m in open_hosts if m.unknown] + [
         f"TLSA lookup failed for {n}" for n in failed_tlsa if n in {m.name for m in open_hosts}
     ]

@@ -38,9 +38,9 @@ def _records(d: Discovery) -> list[bytes]:
     answer = d.mta_sts_txt
     if answer is None:
         inconclusive(f"{d.domain}: the MTA-STS record was not looked up (MX discovery failed)")
-    if answer.status not in ("ok", "nodata", "nxdomain"):
+    if answer.failed:
         inconclusive(f"{d.domain}: {answer.describe()}")
-    return records.select(answer.records if answer.status == "ok" else (), TAG)
+    return records.select(answer.records if answer.answered else (), TAG)
 
 
 @pytest.mark.requirement("MTASTS-TXT-UNIQUE")
@@ -292,10 +292,11 @@ def test_mx_tls12_under_policy(
 ) -> None:
     """Where the policy applies, the MX negotiates TLS 1.2 or later (RFC 8461 §7.2)."""
     _applies(mtasts_policy, target, discovery)
-    if tlsscan.skipped == "STARTTLS is not offered":
+    if tlsscan.skip_kind == "no_starttls":
         not_applicable(f"{tlsscan.endpoint}: STARTTLS is not offered (see MTASTS-MX-CERT)")
     if tlsscan.skipped:
         inconclusive(f"{tlsscan.endpoint}: {tlsscan.skipped}")
+    assert not tlsscan.tls_unusable, f"{tlsscan.endpoint}: {tlsscan.stopped}"
     modern = [tlsscan.answer(q) for q in ("tls12", "tls13")]
     if any(a.value == "yes" for a in modern):
         return

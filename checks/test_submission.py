@@ -16,7 +16,7 @@ CLEARTEXT_PASSWORD_MECHANISMS = ("PLAIN", "LOGIN")  # the password itself crosse
 def _closed(smtp: SmtpObservation) -> bool:
     """The TCP connection was refused: nothing listens on this port (unreachable is an error)."""
     f = smtp.failure
-    return f is not None and f.kind == "connect" and "refused" in f.message.lower()
+    return f is not None and f.kind == "connect" and f.connection_refused
 
 
 def _no_tls_here(smtp: SmtpObservation) -> str | None:
@@ -104,6 +104,7 @@ def test_submission_refuses_old_tls(tlsversions: TlsScan, smtp: SmtpObservation)
         not_applicable(f"{tlsversions.endpoint}: no TLS to test: {reason}")
     if tlsversions.skipped:
         inconclusive(f"{tlsversions.endpoint}: {tlsversions.skipped}")
+    assert not tlsversions.tls_unusable, f"{tlsversions.endpoint}: {tlsversions.stopped}"
     names = {"sslv2": "SSL 2.0", "sslv3": "SSL 3.0", "tls10": "TLS 1.0", "tls11": "TLS 1.1"}
     answers = {q: tlsversions.answer(q) for q in names}
     accepted = [f"{names[q]} ({a.how})" for q, a in answers.items() if a.value == "yes"]

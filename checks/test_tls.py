@@ -15,14 +15,17 @@ import pytest
 from mailtls.observations import Answer, TlsScan
 from mailtls.requirements import Requirement
 from mailtls.tls.suites import CipherSuite, is_nist_approved, is_weak, suite_by_name
-from mailtls.verdicts import inconclusive, judge, not_applicable, warn
+from mailtls.verdicts import fail, inconclusive, judge, not_applicable, warn
 
 
 def _ready(scan: TlsScan) -> None:
-    if scan.skipped == "STARTTLS is not offered":
+    if scan.skip_kind == "no_starttls":
         not_applicable(f"{scan.endpoint}: STARTTLS is not offered (see SMTP-STARTTLS-OFFERED)")
     if scan.skipped:
         inconclusive(f"{scan.endpoint}: {scan.skipped}")
+    if scan.tls_unusable:
+        # Every full handshake was refused: no sender gets TLS here, whatever the hellos say.
+        fail(f"{scan.endpoint}: {scan.stopped} (see SMTP-STARTTLS-HANDSHAKE)")
     if not scan.handshake_seen:
         inconclusive(
             f"{scan.endpoint}: not tested: the server accepted none of our offers, not even a "
@@ -44,8 +47,7 @@ def _yes(scan: TlsScan, question: str) -> bool:
 def _left_open_by_limit(scan: TlsScan, question: str) -> bool:
     """Unanswered only because the per-address connection limit was reached (not because the
     server rate-limited or broke the scan: that stays an error)."""
-    a = scan.answer(question)
-    return a.value == "unknown" and "connections per address was reached" in a.how
+    return scan.answer(question).open_kind == "budget"
 
 
 def _suites(scan: TlsScan, keep: Callable[[CipherSuite], bool]) -> str:
@@ -148,7 +150,9 @@ def test_nist_approved_suites(tlsscan: TlsScan, profile: str, requirement: Requi
         " (static-RSA suites are allowed only under the Appendix D transition)"
     )
     level = requirement.param(profile, "chacha20", "warn")
-    if not _yes(tlsscan, "chacha12") and _left_open_by_limit(tlsscan, "chacha13"):
+    # ChaCha20 in TLS 1.2 settles the verdict; TLS 1.3 is asked only when it does not.
+    chacha = ["TLS 1.2"] if _yes(tlsscan, "chacha12") else []
+    if not chacha and _left_open_by_limit(tlsscan, "chacha13"):
         # Everything that could fail is answered; the open question can at worst warn.
         judge(
             level if level == "pass" else "warn",
@@ -156,7 +160,8 @@ def test_nist_approved_suites(tlsscan: TlsScan, profile: str, requirement: Requi
             f"was not tested ({tlsscan.answer('chacha13').how}), so this is at most a warning",
         )
         return
-    chacha = [v for v, q in (("TLS 1.2", "chacha12"), ("TLS 1.3", "chacha13")) if _yes(tlsscan, q)]
+    if not chacha and _yes(tlsscan, "chacha13"):
+        chacha = ["TLS 1.3"]
     if chacha:
         judge(
             level,

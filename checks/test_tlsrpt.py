@@ -18,9 +18,9 @@ def _found(answer: DnsAnswer | None, domain: str) -> list[bytes]:
     """The selected ``v=TLSRPTv1`` records (raw bytes), or the verdict that we could not look."""
     if answer is None:
         inconclusive(f"{domain}: the TLS-RPT record was not looked up (MX discovery failed)")
-    if answer.status not in ("ok", "nodata", "nxdomain"):
+    if answer.failed:
         inconclusive(f"{domain}: {answer.describe()}")
-    return records.select(answer.records if answer.status == "ok" else (), tlsrpt.TAG)
+    return records.select(answer.records if answer.answered else (), tlsrpt.TAG)
 
 
 def _problems(found: list[bytes]) -> list[str]:

@@ -78,7 +78,7 @@ def discover(client: DnsClient, domain: str) -> Discovery:
 
 def _discover_mx(client: DnsClient, domain: str) -> Discovery:
     mx = client.query(domain, "MX")
-    if mx.status in ("servfail", "timeout", "error", "refused"):
+    if mx.failed:
         return Discovery(domain=domain, kind="error", mx=mx, error=mx.describe(), answers=(mx,))
     if mx.status == "nxdomain":
         return Discovery(

@@ -208,6 +208,8 @@ def _render_scan(scan: TlsScan) -> str:
         rows.append(("not scanned", scan.skipped))
     if scan.stopped:
         rows.append(("scan stopped", scan.stopped))
+    if scan.budget_note:
+        rows.append(("connection limit", scan.budget_note))
     rows += [(f"{a.question}: {a.value}", a.how) for a in scan.answers]
     if scan.accepted:
         rows.append(("suites accepted", "; ".join(f"{v} {s}" for v, s in scan.accepted)))

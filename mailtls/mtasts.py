@@ -198,9 +198,9 @@ def effective_policy(d: Discovery, fetch: PolicyFetch) -> EffectivePolicy:
             "unknown",
             "the _mta-sts TXT record was not looked up: " + (d.error or "MX discovery failed"),
         )
-    if txt.status in ("servfail", "timeout", "error", "refused"):
+    if txt.failed:
         return EffectivePolicy("unknown", f"the _mta-sts TXT lookup failed: {txt.describe()}")
-    found = select(txt.records if txt.status == "ok" else (), TAG)
+    found = select(txt.records if txt.answered else (), TAG)
     if not found:
         return EffectivePolicy("none", "no MTA-STS record")
     if len(found) > 1:

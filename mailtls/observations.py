@@ -43,9 +43,19 @@ class DnsAnswer:
     elapsed_ms: float = 0.0
 
     @property
+    def failed(self) -> bool:
+        """The lookup failed (SERVFAIL, REFUSED, timeout, error): we do not know the data."""
+        return self.status in ("servfail", "timeout", "error", "refused")
+
+    @property
+    def answered(self) -> bool:
+        """The resolver returned records (NOERROR with a non-empty RRset)."""
+        return self.status == "ok"
+
+    @property
     def dnssec(self) -> str:
         """'secure' when the resolver set AD; otherwise 'insecure' (or 'unknown' on failure)."""
-        if self.status in ("servfail", "timeout", "error", "refused"):
+        if self.failed:
             return "unknown"
         return "secure" if self.authenticated else "insecure"
 
@@ -76,7 +86,7 @@ class MxHost:
     def lookup_failure(self) -> str | None:
         """A lookup that failed (not NXDOMAIN/NODATA), which leaves the addresses unknown."""
         for ans in (self.a, self.aaaa):
-            if ans is not None and ans.status not in ("ok", "nodata", "nxdomain"):
+            if ans is not None and ans.failed:
                 return ans.describe()
         return None
 
@@ -158,6 +168,7 @@ FailureKind = Literal[
     "too_long",
     "rate_limited",
     "tls",
+    "tls_refused",  # the server answered our handshake with a TLS alert, or closed during it
     "refused",
 ]
 
@@ -167,6 +178,7 @@ class ProbeFailure:
     stage: str  # connect | banner | ehlo | starttls | tls | ehlo_tls | quit
     kind: FailureKind
     message: str
+    connection_refused: bool = False  # kind "connect": the host answered RST (nothing listens)
 
     @property
     def inconclusive(self) -> bool:
@@ -241,6 +253,15 @@ class SmtpObservation:
 
 
 AnswerValue = Literal["yes", "no", "unknown"]
+#: Why a question has no answer: the budget ran out before it was asked, the scan stopped
+#: (rate limiting, unreachable), no hello was sent at all, or the plan never asks it.
+OpenKind = Literal["budget", "stopped", "skipped", "not_asked"]
+#: Why no hello was sent: STARTTLS is not offered, the implicit-TLS port speaks plaintext, or
+#: the SMTP session could not tell (unreachable, rate limited, STARTTLS refused...).
+SkipKind = Literal["no_starttls", "plaintext", "not_tested"]
+#: Why the scan ended early: rate limiting or a reset (inconclusive), the address could not be
+#: reached, or no TLS handshake can complete at all (TLS is unusable: a finding, not an error).
+StopKind = Literal["inconclusive", "unreachable", "no_handshake"]
 
 
 @dataclass(frozen=True)
@@ -268,6 +289,7 @@ class Answer:
     question: str
     value: AnswerValue
     how: str
+    open_kind: OpenKind | None = None  # set only when value is "unknown"
 
 
 @dataclass(frozen=True)
@@ -294,6 +316,15 @@ class TlsScan:
     skipped: str | None = None  # why no hello was sent at all
     stopped: str | None = None  # why the scan ended before every question was answered
     transcript: tuple[TranscriptLine, ...] = ()  # SMTP preambles, one per connection
+    skip_kind: SkipKind | None = None  # set with `skipped`
+    stop_kind: StopKind | None = None  # set when the scan itself stopped (not for the budget)
+    budget_open: tuple[str, ...] = ()  # questions whose hello the connection limit prevented
+    budget_note: str | None = None  # the limit, in words, when it prevented a hello
+
+    @property
+    def tls_unusable(self) -> bool:
+        """No TLS handshake can complete with this address (every full handshake was refused)."""
+        return self.stop_kind == "no_handshake"
 
     @property
     def handshake_seen(self) -> bool:
@@ -306,8 +337,16 @@ class TlsScan:
         for a in self.answers:
             if a.question == question:
                 return a
-        why = self.stopped or self.skipped or "this question was not asked"
-        return Answer(question, "unknown", why)
+        kind: OpenKind
+        if self.skip_kind is not None:
+            kind, why = "skipped", self.skipped or "no hello was sent"
+        elif question in self.budget_open:
+            kind, why = "budget", self.budget_note or "the connection limit was reached"
+        elif self.stop_kind is not None:
+            kind, why = "stopped", self.stopped or "the scan stopped"
+        else:
+            kind, why = "not_asked", "this question was not asked"
+        return Answer(question, "unknown", why, kind)
 
 
 @dataclass(frozen=True)
@@ -340,7 +379,7 @@ class SubmissionHost:
 
     def lookup_failure(self) -> str | None:
         for ans in (self.a, self.aaaa):
-            if ans is not None and ans.status not in ("ok", "nodata", "nxdomain"):
+            if ans is not None and ans.failed:
                 return ans.describe()
         return None
 

@@ -32,7 +32,14 @@ from mailtls.runstate import EVIDENCE, RUN, MailtlsRun, SettingsError
 from mailtls.scheduler import PROBES, ProbeContext, ProbeCrash, plan, run
 from mailtls.sharing import PER_NAME_PREFIXES, SniProbe, address_names
 from mailtls.targets import Target
-from mailtls.verdicts import NA_PREFIX, Advisory, Inconclusive, inconclusive, not_applicable
+from mailtls.verdicts import (
+    NA_PREFIX,
+    Advisory,
+    Inconclusive,
+    inconclusive,
+    not_applicable,
+    observed,
+)
 
 # ---------------------------------------------------------------- options and configuration
 
@@ -400,8 +407,7 @@ def smtp(
 ) -> SmtpObservation:
     """The SMTP session with the target (banner, EHLO, STARTTLS, TLS, EHLO, QUIT)."""
     obs = _observation(request, "smtp", target, mailtls_run)
-    assert isinstance(obs, SmtpObservation)
-    return obs
+    return observed(obs, SmtpObservation, target.id)
 
 
 @pytest.fixture
@@ -410,8 +416,7 @@ def mtasts_policy(
 ) -> PolicyFetch:
     """The domain's MTA-STS policy as fetched over HTTPS (only when its TXT record exists)."""
     obs = _observation(request, "mtasts_policy", target, mailtls_run)
-    assert isinstance(obs, PolicyFetch)
-    return obs
+    return observed(obs, PolicyFetch, target.id)
 
 
 @pytest.fixture
@@ -463,8 +468,7 @@ def tlsversions(request: pytest.FixtureRequest, target: Target, mailtls_run: Mai
 
 def _scan(request: pytest.FixtureRequest, name: str, target: Target, state: MailtlsRun) -> TlsScan:
     obs = _observation(request, name, target, state)
-    assert isinstance(obs, TlsScan)
-    return obs
+    return observed(obs, TlsScan, target.id)
 
 
 # ---------------------------------------------------------------- verdicts and evidence

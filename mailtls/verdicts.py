@@ -9,7 +9,7 @@ error           :func:`inconclusive` (we could not observe; the cause is named; 
 
 from __future__ import annotations
 
-from typing import Literal, NoReturn
+from typing import Literal, NoReturn, TypeVar
 
 import pytest
 
@@ -36,6 +36,31 @@ def warn(message: str) -> NoReturn:
 
 def not_applicable(reason: str) -> NoReturn:
     pytest.skip(NA_PREFIX + reason)
+
+
+def fail(message: str) -> NoReturn:
+    """The requirement is not met (what a plain ``assert`` says, for a decision made in code)."""
+    raise AssertionError(message)
+
+
+_T = TypeVar("_T")
+
+
+def observed(value: object, kind: type[_T], what: str) -> _T:
+    """``value`` as the observation type a check needs; anything else (a probe crash, a missing
+    observation) is an error verdict naming ``what``, never a fail. Use this, not ``assert
+    isinstance``: an assert in a check means fail."""
+    if not isinstance(value, kind):
+        got = "nothing" if value is None else type(value).__name__
+        inconclusive(f"{what}: no {kind.__name__} observation to judge (got {got})")
+    return value
+
+
+def present(value: _T | None, what: str) -> _T:
+    """``value`` when it was observed; None is an error verdict naming ``what`` (never a fail)."""
+    if value is None:
+        inconclusive(f"{what} was not observed")
+    return value
 
 
 def judge(level: object, message: str) -> None:

@@ -51,6 +51,22 @@ if ((${#missing[@]})); then
   remove_policy
 fi
 
+# The stock servers of the testbed (issue 12, testbed/tb/stock.py): Exim 4.96 (GnuTLS) and
+# OpenSMTPD conflict with the postfix package, so they are only downloaded (never installed) into
+# the cache that `testbed.py up` unpacks into its runtime folder.
+STOCK_DEBS=(exim4-base exim4-daemon-light libidn12 opensmtpd)
+DEB_CACHE="${MAILTLS_DEB_CACHE:-/var/cache/mailtls-testbed/debs}"
+mkdir -p "$DEB_CACHE"
+updated=""
+for pkg in "${STOCK_DEBS[@]}"; do
+  compgen -G "$DEB_CACHE/${pkg}_*.deb" >/dev/null && continue
+  # A machine whose package lists were never fetched (or were cleaned) knows no .deb to download.
+  if ! (cd "$DEB_CACHE" && apt-get download -qq "$pkg" 2>/dev/null); then
+    [ -n "$updated" ] || { apt-get update -qq; updated=1; }
+    (cd "$DEB_CACHE" && apt-get download -qq "$pkg")
+  fi
+done
+
 # The virtual environment: created once; made again if its interpreter no longer runs.
 if ! "$VENV/bin/python" -c "" 2>/dev/null; then
   echo "setup: creating the virtual environment $VENV/ with $SYSTEM_PYTHON"

@@ -5,8 +5,9 @@
 
 up:        (re)generate the CA and certificates, zones, configs (all from testbed/scenarios.yaml)
            into the runtime folder and start NSD (127.0.10.1:53), Unbound (127.0.10.2:53,
-           validating), Postfix (127.0.11.x:25), the fault servers (127.0.12.x:25) and, if its
-           script exists, the legacy TLS servers (127.0.14.x:25); write <run>/env.json.
+           validating), Postfix (127.0.11.x:25), the fault servers (127.0.12.x:25), if its
+           script exists, the legacy TLS servers (127.0.14.x:25), and the stock Exim and
+           OpenSMTPD from their Debian packages (127.0.15.x:25, tb/stock.py); write env.json.
            Running it again stops what this runtime folder started and starts afresh.
 down:      stop everything this runtime folder started (pid files), nothing else.
 status:    what runs (by pid file) and <run>/env.json.
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tb import ca, common, dns, nginx, postfix, selfcheck
+from tb import ca, common, dns, nginx, postfix, selfcheck, stock
 from tb.common import HERE, RUN
 
 BINARIES = (
@@ -82,6 +83,9 @@ def down(quiet: bool = False) -> None:
         done = common.stop_pid(pidfile, marker)
         if done and not quiet:
             print(f"testbed: {what} {done}")
+    for done in stock.stop():
+        if not quiet:
+            print(f"testbed: {done}")
     (RUN / "env.json").unlink(missing_ok=True)
     if not quiet:
         print(f"testbed: down ({RUN})")
@@ -90,7 +94,7 @@ def down(quiet: bool = False) -> None:
 def _certificates(data: dict[str, Any]) -> tuple[ca.TestCA, dict[str, dict[str, str]]]:
     authority = ca.TestCA(CERTS)
     wanted: dict[str, tuple[str, list[str]]] = {}
-    for item in data["listeners"] + data.get("submission", []):
+    for item in data["listeners"] + data.get("submission", []) + data.get("stock", []):
         wanted[item["cert"]] = (item.get("kind", "good"), [])
     for item in data.get("hostile", []):
         wanted[f"mx.{item['behaviour']}.test"] = ("good", [])
@@ -175,7 +179,9 @@ def _start_legacy(data: dict[str, Any], certs: dict[str, dict[str, str]]) -> str
     return f"legacy_tls.py pid {proc.pid}"
 
 
-def _endpoints(data: dict[str, Any], legacy_running: bool) -> list[str]:
+def _endpoints(
+    data: dict[str, Any], legacy_running: bool, stock_started: dict[str, str] | None = None
+) -> list[str]:
     wanted = [f"{p} {ip}:53" for ip in (dns.NSD_IP, dns.UNBOUND_IP) for p in ("udp", "tcp")]
     wanted += [
         f"tcp {item['ip']}:25"
@@ -190,6 +196,11 @@ def _endpoints(data: dict[str, Any], legacy_running: bool) -> list[str]:
     wanted += [f"tcp {item['ip']}:443" for item in data.get("hostile_web", [])]
     if data.get("hostile_dns"):
         wanted += [f"{p} {data['hostile_dns']['ip']}:53" for p in ("udp", "tcp")]
+    wanted += [
+        f"tcp {item['ip']}:25"
+        for item in data.get("stock", [])
+        if stock_started is None or not stock_started.get(item["name"], "").startswith("not")
+    ]
     return wanted
 
 
@@ -242,7 +253,8 @@ def _up() -> int:
     faults = _start_faults(data, certs)
     legacy = _start_legacy(data, certs)
     hostile17 = _start17(data, certs)
-    slow = common.wait_listening(_endpoints(data, legacy.startswith("legacy_tls.py")))
+    stocks = stock.start(data.get("stock", []), certs)
+    slow = common.wait_listening(_endpoints(data, legacy.startswith("legacy_tls.py"), stocks))
     if slow:
         print(f"testbed: not listening after 20 s: {', '.join(slow)} (logs in {RUN})")
         return 1
@@ -258,7 +270,15 @@ def _up() -> int:
             item["name"]: f"{item['ip']}:{item['port']}" for item in data.get("submission", [])
         },
         "hostile": {item["behaviour"]: item["ip"] for item in data.get("hostile", [])},
-        "servers": {"faults": faults, "legacy": legacy, "nginx": web, "hostile17": hostile17},
+        "servers": {
+            "faults": faults,
+            "legacy": legacy,
+            "nginx": web,
+            "hostile17": hostile17,
+            **stocks,
+        },
+        "stock": {item["name"]: item["ip"] for item in data.get("stock", [])},
+        "stock_logs": {item["name"]: str(stock.log_file(item)) for item in data.get("stock", [])},
         "nginx": nginx.ip(),
         "certs": certs,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -272,6 +292,8 @@ def _up() -> int:
     )
     print(f"  fault servers: {faults}; legacy TLS servers: {legacy}; MTA-STS: {web}")
     print(f"  hostile DNS/HTTPS (issue 17): {hostile17}")
+    if stocks:
+        print("  stock servers: " + "; ".join(f"{k}: {v}" for k, v in stocks.items()))
     print(f"  CA bundle: {RUN / 'ca.pem'}; env: {RUN / 'env.json'}")
     return 0
 
@@ -280,7 +302,7 @@ def status() -> int:
     running = 0
     conf = postfix.conf_dir(RUN)
     for what, pidfile in [("postfix", postfix.master_pid(conf))] + [
-        (w, p) for w, p, _ in _pidfiles()
+        (w, p) for w, p, _ in _pidfiles() + stock.pidfiles()
     ]:
         pid = common.read_pid(pidfile)
         up_ = common.alive(pid)

@@ -59,6 +59,12 @@ def _quote(data: bytes) -> str:
     return repr(text) + ("…" if len(data) > PRINTABLE_LIMIT else "")
 
 
+def tls_refusal(exc: ssl.SSLError) -> bool:
+    """The server refused our handshake: it sent a TLS alert, or closed the connection during
+    the handshake (not: garbage, a reset, a timeout, or our own client refusing its choice)."""
+    return isinstance(exc, ssl.SSLEOFError) or "_ALERT_" in str(exc.reason or "")
+
+
 def broad_client_context() -> ssl.SSLContext:
     """A client that offers everything OpenSSL still can, so the handshake tests the server."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -110,7 +116,11 @@ class Session:
             ) from None
         except OSError as exc:
             sock.close()
-            raise self.fail("connect", f"TCP connection failed: {exc.strerror or exc}") from None
+            err = self.fail("connect", f"TCP connection failed: {exc.strerror or exc}")
+            err.failure = replace(
+                err.failure, connection_refused=isinstance(exc, ConnectionRefusedError)
+            )
+            raise err from None
         self.sock = sock
         self.log("*", "connected")
 
@@ -223,10 +233,11 @@ class Session:
             raise self.fail("reset", "connection reset during the TLS handshake") from None
         except ssl.SSLEOFError:
             raise self.fail(
-                "tls", "server closed the connection during the TLS handshake"
+                "tls_refused", "server closed the connection during the TLS handshake"
             ) from None
         except ssl.SSLError as exc:
-            raise self.fail("tls", f"TLS handshake failed: {exc.reason or exc}") from None
+            kind: FailureKind = "tls_refused" if tls_refusal(exc) else "tls"
+            raise self.fail(kind, f"TLS handshake failed: {exc.reason or exc}") from None
         except OSError as exc:
             raise self.fail(
                 "reset", f"connection error during the TLS handshake: {exc.strerror or exc}"

@@ -29,10 +29,13 @@ from mailtls.observations import (
     AnswerValue,
     Endpoint,
     HelloRecord,
+    SkipKind,
     SmtpObservation,
+    StopKind,
     TlsScan,
     TranscriptLine,
 )
+from mailtls.probes.handshake import full_handshake
 from mailtls.probes.smtp import ProbeError, SmtpSettings, StartedTls, open_for_hello
 from mailtls.tls._wire import SSL2, SSL3, TLS10, TLS11, TLS12, TLS13, version_name
 from mailtls.tls.flight import ServerFlight, read_server_flight
@@ -208,7 +211,9 @@ class _Scan:
         self.dhe_group: str | None = None
         self.dhe_bits: int | None = None
         self.stopped: str | None = None  # rate limited or unreachable: no more connections
+        self.stop_kind: StopKind | None = None
         self.budget_note: str | None = None  # a question was left open for the budget
+        self.budget_open: set[str] = set()  # ... and these are the questions
         self.versions_pending = 4
         self.transcript: list[TranscriptLine] = []
 
@@ -249,9 +254,10 @@ class _Scan:
             bundle_open = any(self.open(q) for q in ("weak", "nonfs", "nist_bad"))
             return self.versions_pending + (1 if bundle_open else 0)
 
-    def _stop(self, reason: str) -> None:
+    def _stop(self, kind: StopKind, reason: str) -> None:
         with self.lock:
-            self.stopped = self.stopped or reason
+            if self.stop_kind is None:
+                self.stop_kind, self.stopped = kind, reason
 
     # ------------------------------------------------------------------ connections
 
@@ -273,15 +279,13 @@ class _Scan:
                         return None, n
                     n = retry
                     continue
-                if f.inconclusive:
-                    cause = (
-                        f.message
-                        if f.message.startswith("inconclusive")
-                        else f"inconclusive: {f.message}"
-                    )
-                else:
-                    cause = f"not tested: could not open a STARTTLS connection: {f.message}"
-                self._stop(f"{cause} (connection {n}, at {f.stage})")
+                kind: StopKind = "inconclusive" if f.inconclusive else "unreachable"
+                cause = (
+                    f"inconclusive: {f.message.removeprefix('inconclusive: ')}"
+                    if f.inconclusive
+                    else f"not tested: could not open a STARTTLS connection: {f.message}"
+                )
+                self._stop(kind, f"{cause} (connection {n}, at {f.stage})")
                 return None, n
             with self.lock:
                 self.transcript.append(
@@ -294,6 +298,9 @@ class _Scan:
     def send(self, hello: Hello, hold: int = 0) -> ServerFlight | None:
         n = self._reserve(hold)
         if n is None:
+            with self.lock:
+                if not self.stopped:  # the limit, not a stop, left these questions open
+                    self.budget_open.update(q for q in hello.refusal_answers if self.open(q))
             return None
         started, n = self._connect(n)
         if started is None:
@@ -564,12 +571,17 @@ def _lane_groups(scan: _Scan, hold: Callable[[], int], session_tls: str | None =
                     )
 
 
-def _chacha13(scan: _Scan, session_tls: str | None) -> None:
-    """ChaCha20 in TLS 1.3 matters only while the NIST verdict is not already a failure."""
+def _chacha13(scan: _Scan) -> None:
+    """ChaCha20 in TLS 1.3 (TLS-CS-NIST-APPROVED), asked whenever that check still needs it:
+    not when TLS 1.3 is refused, and not when the verdict is already decided by a suite outside
+    the list or by ChaCha20 in TLS 1.2."""
     with scan.lock:
+        if scan.value("tls13") == "no":
+            how = f"TLS 1.3 is not accepted ({scan.answers['tls13'].how})"
+            scan._answer("chacha13", "no", how)
+            return
         needed = (
-            session_tls == "TLSv1.3"
-            and scan.open("chacha13")
+            scan.open("chacha13")
             and scan.value("nist_bad") != "yes"
             and scan.value("chacha12") != "yes"
         )
@@ -587,6 +599,61 @@ def _last_questions(scan: _Scan) -> None:
         scan.send(Hello("version: TLS 1.3", TLS13, TLS13_SUITES, refusal_answers=("tls13",)))
 
 
+def _session_answers(scan: _Scan, session_tls: str | None, cipher: str | None) -> None:
+    """What the SMTP session's handshake (our broad, modern offer) already answers."""
+    if session_tls == "TLSv1.3":
+        scan._answer("tls13", "yes", "the SMTP session negotiated TLS 1.3")
+        if cipher == "TLS_CHACHA20_POLY1305_SHA256":
+            scan._answer("chacha13", "yes", "the SMTP session negotiated it in TLS 1.3")
+    elif session_tls is not None:
+        how = f"the SMTP session negotiated {session_tls} although our client offered TLS 1.3"
+        scan._answer("tls13", "no", how)
+        scan._answer("chacha13", "no", how)
+        if session_tls == "TLSv1.2":
+            scan._answer("tls12", "yes", "the SMTP session negotiated TLS 1.2")
+
+
+def _confirm_unusable(scan: _Scan, session: SmtpObservation) -> str | None:
+    """The session's handshake was refused: one more, TLS 1.2 at most. If that is refused too,
+    no handshake can complete: stop (every TLS question is answered: TLS is unusable). Returns
+    the version the second handshake negotiated, if it completed."""
+    n = scan._reserve()
+    if n is None:
+        return None
+    started, n = scan._connect(n)
+    if started is None:
+        return None
+    result = full_handshake(started, scan.endpoint.host, tls12_at_most=True)
+    with scan.lock:
+        scan.transcript.append(
+            TranscriptLine(0.0, "*", f"connection {n}: full handshake, TLS 1.2 at most: "
+                           f"{result.detail} {result.version or ''}".rstrip())
+        )  # fmt: skip
+        scan.hellos.append(
+            HelloRecord(
+                n=n,
+                purpose="full handshake, TLS 1.2 at most (the session's handshake was refused)",
+                offered_version="TLSv1.2",
+                offered_suites=("(every suite OpenSSL offers at security level 0)",),
+                offered_groups=(),
+                outcome="accepted" if result.outcome == "completed" else result.outcome,
+                version=result.version,
+                suite=result.cipher,
+                detail=result.detail,
+            )
+        )
+    if result.outcome == "refused":
+        scan._stop(
+            "no_handshake",
+            f"TLS is unusable: no TLS handshake completes with this address (the SMTP "
+            f"session's: {session.failure.message if session.failure else '?'}; "
+            f"a second one with TLS 1.2 at most, connection {n}: {result.detail})",
+        )
+    if result.outcome == "completed" and result.version in ("TLSv1.2",):
+        scan._answer("tls12", "yes", f"connection {n}: a full TLS 1.2 handshake completed")
+    return result.version if result.outcome == "completed" else None
+
+
 def probe_tlsscan(
     endpoint: Endpoint,
     settings: SmtpSettings,
@@ -601,17 +668,16 @@ def probe_tlsscan(
     used = sum(s.connections for s in sessions)
     scan = _Scan(endpoint, settings, budget, used)
     skipped = _why_skip(sessions)
+    first = sessions[0] if sessions else None
     session_tls = next((s.tls.version for s in sessions if s.tls), None)
-    if skipped is None:
-        if session_tls == "TLSv1.3":
-            scan._answer("tls13", "yes", "the SMTP session negotiated TLS 1.3")
-        elif session_tls is not None:
-            how = f"the SMTP session negotiated {session_tls} although our client offered TLS 1.3"
-            scan._answer("tls13", "no", how)
-            scan._answer("chacha13", "no", how)
-            if session_tls == "TLSv1.2":
-                scan._answer("tls12", "yes", "the SMTP session negotiated TLS 1.2")
-        if versions_only:
+    if skipped is None and first is not None:
+        cipher = next((s.tls.cipher for s in sessions if s.tls), None)
+        _session_answers(scan, session_tls, cipher)
+        if first.failure is not None and first.failure.kind == "tls_refused":
+            _confirm_unusable(scan, first)
+        if scan.stop_kind is not None:
+            pass  # TLS is unusable (or the address stopped answering): nothing more to ask
+        elif versions_only:
             _run_lanes(
                 scan,
                 [lambda: _versions(scan, (SSL2, SSL3)), lambda: _versions(scan, (TLS10, TLS11))],
@@ -626,8 +692,8 @@ def probe_tlsscan(
                 ],
             )
             _lane_groups(scan, lambda: 0)  # what the hold deferred, now that lane 1 is done
-            _chacha13(scan, session_tls)
             _last_questions(scan)
+            _chacha13(scan)
             _listing(scan)
     return TlsScan(
         endpoint=endpoint,
@@ -643,9 +709,13 @@ def probe_tlsscan(
         session_connections=used,
         session_tls=session_tls,
         budget=budget,
-        skipped=skipped,
-        stopped=scan.stopped or scan.budget_note,
+        skipped=skipped[1] if skipped else None,
+        stopped=scan.stopped,
         transcript=tuple(scan.transcript),
+        skip_kind=skipped[0] if skipped else None,
+        stop_kind=scan.stop_kind,
+        budget_open=tuple(sorted(scan.budget_open - set(scan.answers))),
+        budget_note=scan.budget_note if scan.budget_open - set(scan.answers) else None,
     )
 
 
@@ -656,24 +726,27 @@ def _run_lanes(scan: _Scan, lanes: list[Callable[[], None]]) -> None:
             fut.result()
 
 
-def _why_skip(sessions: Sequence[SmtpObservation]) -> str | None:
+def _why_skip(sessions: Sequence[SmtpObservation]) -> tuple[SkipKind, str] | None:
     if not sessions:
-        return "not tested: no SMTP session was made to this address"
+        return "not_tested", "not tested: no SMTP session was made to this address"
     s = sessions[0]
     if s.failure is not None and s.failure.inconclusive:
         # Rate limited or reset already: more connections would only make it worse.
-        return f"not tested: the SMTP session was inconclusive ({s.failure.message})"
+        return "not_tested", f"not tested: the SMTP session was inconclusive ({s.failure.message})"
     if s.endpoint.implicit_tls:
         if s.tls is None and s.plaintext_banner is not None:
-            return "the port answers in plaintext, not TLS"
+            return "plaintext", "the port answers in plaintext, not TLS"
         if s.tls is None and s.failure is not None and s.failure.stage == "connect":
-            return f"not tested: {s.failure.message}"
+            return "not_tested", f"not tested: {s.failure.message}"
         return None
     if s.ehlo is not None and s.ehlo.code == 250 and not s.starttls_offered:
-        return "STARTTLS is not offered"
+        return "no_starttls", "STARTTLS is not offered"
     if s.starttls is None:
         cause = s.failure.message if s.failure else "the session ended before STARTTLS"
-        return f"not tested: the SMTP session did not reach STARTTLS: {cause}"
+        return "not_tested", f"not tested: the SMTP session did not reach STARTTLS: {cause}"
     if s.starttls.code != 220:
-        return f"not tested: STARTTLS was answered {s.starttls.code} {s.starttls.text()}"
+        return (
+            "not_tested",
+            f"not tested: STARTTLS was answered {s.starttls.code} {s.starttls.text()}",
+        )
     return None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import socket
 import subprocess
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tb import common, dkim, dns, nginx, postfix
+from tb.common import RUN
 
 # openssl verify codes by certificate kind, checked with -verify_hostname <listener cert name>
 VERIFY = {
@@ -89,6 +91,22 @@ def _handshake_ok(out: str) -> bool:
     return bool(re.search(r"^New, TLS", out, re.M)) or ("Cipher is" in out and "(NONE)" not in out)
 
 
+def posttls_finger(ip: str, port: int = 25) -> bool:
+    """Does posttls-finger (Postfix's own TLS client) establish TLS? It reads main.cf from
+    MAIL_CONFIG: the testbed's (the machine may have no /etc/postfix/main.cf), with the legacy
+    OpenSSL settings so that old protocols can be reached too."""
+    conf = postfix.conf_dir(RUN)
+    args = ["posttls-finger", "-c", "-l", "may", "-o", "inet_protocols=ipv4"]
+    args += ["-o", f"tls_config_file={conf / 'openssl-legacy.cnf'}"]
+    args += ["-o", "tls_config_name=mailtls_legacy", f"[{ip}]:{port}"]
+    env = {**os.environ, "MAIL_CONFIG": str(conf)}
+    try:
+        out = subprocess.run(args, capture_output=True, text=True, timeout=20, env=env)
+    except subprocess.TimeoutExpired:
+        return False
+    return "TLS connection established" in out.stdout + out.stderr
+
+
 def check_listener(item: dict[str, Any], ca: Path) -> tuple[bool, str]:
     opts = item.get("options", {})
     wants_tls = opts.get("smtpd_tls_security_level", "may") != "none"
@@ -96,14 +114,7 @@ def check_listener(item: dict[str, Any], ca: Path) -> tuple[bool, str]:
     has_tls = _handshake_ok(out) and "Didn't find STARTTLS" not in out
     notes = [f"STARTTLS {'yes' if has_tls else 'no'}"]
     ok = has_tls == wants_tls
-    finger = subprocess.run(
-        ["posttls-finger", "-c", "-l", "may", "-o", "inet_protocols=ipv4", f"[{item['ip']}]:25"],
-        capture_output=True,
-        text=True,
-        timeout=20,
-        env=postfix.tool_env(postfix.conf_dir(ca.parent)),  # never /etc/postfix
-    )
-    finger_tls = "TLS connection established" in finger.stdout + finger.stderr
+    finger_tls = posttls_finger(item["ip"])
     notes.append(f"posttls-finger {'TLS' if finger_tls else 'no TLS'}")
     ok &= finger_tls == wants_tls
     if not wants_tls:
@@ -130,6 +141,53 @@ def check_listener(item: dict[str, Any], ca: Path) -> tuple[bool, str]:
             f"[{args}] {'accepted' if got else 'refused'}{'' if got == wanted else ' (WRONG)'}"
         )
     return ok, ", ".join(notes)
+
+
+def check_stock(item: dict[str, Any], ca: Path, env: dict[str, Any]) -> tuple[bool, str]:
+    """A stock server (issue 12): STARTTLS advertised; the handshake completes with the testbed
+    certificate, or, with `handshake: false`, is refused by an alert (openssl s_client), and
+    posttls-finger agrees; each `openssl:` s_client variant accepted or refused as listed."""
+    state = env.get("servers", {}).get(item["name"], "not started")
+    if state.startswith("not started"):
+        return False, f"{item['server']}: {state}"
+    wants_tls = item.get("handshake", True)
+    out = s_client(item["ip"], "-cipher", LEGACY_CLIENT, host=item["cert"], ca=ca)
+    advertised = "Didn't find STARTTLS" not in out and "CONNECTED" in out
+    has_tls = _completed(out)
+    alert = re.search(r"alert ([a-z ]+)", out)
+    notes = [f"STARTTLS {'advertised' if advertised else 'NOT advertised'}"]
+    notes.append(
+        f"handshake {'completed' if has_tls else 'refused'}"
+        + (f" (alert {alert.group(1).strip()})" if alert and not has_tls else "")
+    )
+    ok = advertised and has_tls == wants_tls and (has_tls or alert is not None)
+    finger_tls = posttls_finger(item["ip"])
+    notes.append(f"posttls-finger {'TLS' if finger_tls else 'no TLS'}")
+    ok &= finger_tls == wants_tls
+    if has_tls:
+        cn = re.search(r"^ 0 s:.*CN ?= ?([^,\n]+)", out, re.M)
+        code = re.search(r"Verify return code: (\d+)", out)
+        ok &= bool(cn) and cn.group(1).strip() == item["cert"]  # type: ignore[union-attr]
+        ok &= bool(code) and code.group(1) == "0"  # type: ignore[union-attr]
+        notes.append(
+            f"leaf CN={cn.group(1).strip() if cn else '?'}, verify {code and code.group(1)}"
+        )
+    for args, wanted in item.get("openssl", {}).items():
+        extra = args.split()
+        if "-cipher" not in extra:
+            extra += ["-cipher", LEGACY_CLIENT]
+        got = _completed(s_client(item["ip"], *extra))
+        ok &= got == wanted
+        notes.append(
+            f"[{args}] {'accepted' if got else 'refused'}{'' if got == wanted else ' (WRONG)'}"
+        )
+    return ok, ", ".join(notes)
+
+
+def _completed(out: str) -> bool:
+    """A handshake that completed: s_client prints "New, TLSv1.3" before a TLS 1.3 server's
+    CertificateVerify can still fail, so an alert from the server means it did not."""
+    return _handshake_ok(out) and not re.search(r"SSL alert number \d+", out)
 
 
 def check_submission(item: dict[str, Any], ca: Path) -> tuple[bool, str]:
@@ -311,7 +369,9 @@ def check_domain(
             rr = dns.tlsa_rdata(tok, certs[host])
             out = s_client(hosts[host], "-dane_tlsa_domain", host, "-dane_tlsa_rrdata", rr)
             verified = "Verification: OK" in out and "DANE TLSA" in out
-            ok &= verified == (tok not in ("wrong", "ta-root"))
+            # tlsa_served: false = the MX completes no TLS handshake (no STARTTLS, or every
+            # handshake refused), so nothing can verify against the records.
+            ok &= verified == (tok not in ("wrong", "ta-root") and spec.get("tlsa_served", True))
             notes.append(f"openssl DANE {tok}: {'verified' if verified else 'not verified'}")
     for owner, srv in spec.get("srv", {}).items():
         got_srv = dig(f"{owner}.{name}", "SRV")
@@ -404,6 +464,9 @@ def run(run_dir: Path) -> int:
             jobs.append(
                 (f"listener {item['name']} {item['ip']}", pool.submit(check_listener, item, ca))
             )
+        for item in data.get("stock", []):
+            label = f"stock {item['server']} {item['name']} {item['ip']}"
+            jobs.append((label, pool.submit(check_stock, item, ca, env)))
         for item in data.get("submission", []):
             label = f"submission {item['name']} {item['ip']}:{item['port']}"
             jobs.append((label, pool.submit(check_submission, item, ca)))

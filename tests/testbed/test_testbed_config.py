@@ -67,7 +67,7 @@ def test_expectations_use_known_verdicts(data: dict[str, Any]) -> None:
 
 
 def test_every_mx_points_at_a_server_or_is_meant_to_dangle(data: dict[str, Any]) -> None:
-    served = {s["ip"] for s in data["listeners"] + data["hostile"]}
+    served = {s["ip"] for s in data["listeners"] + data["hostile"] + data.get("stock", [])}
     served |= set(data["legacy"]["hosts"].values())
     hosts: dict[str, str] = {}
     for spec in data["domains"].values():
@@ -145,8 +145,9 @@ def test_postfix_never_relays_and_binds_no_wildcard(data: dict[str, Any], tmp_pa
     inet = [line for line in (conf / "master.cf").read_text().splitlines() if " inet " in line]
     assert len(inet) == len(servers)
     for line in inet:
-        # 127.0.18.x: the shared-address listener of issue 14 (its own range)
-        assert re.match(r"127\.0\.(11|18)\.\d+:25 inet |127\.0\.13\.\d+:(587|465) inet ", line), (
+        # 127.0.15.x: the stock-server matrix (issue 12); 127.0.18.x: the shared-address listener
+        # of issue 14 (each its own range)
+        assert re.match(r"127\.0\.1[158]\.\d+:25 inet |127\.0\.13\.\d+:(587|465) inet ", line), (
             line
         )
         assert "-o syslog_name=postfix/" in line

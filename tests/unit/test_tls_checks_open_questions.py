@@ -35,7 +35,12 @@ def _scan(stopped: str, **answers: str) -> TlsScan:
         session_connections=2,
         session_tls="TLSv1.3",
         budget=10,
-        stopped=stopped,
+        # Typed, as the scan records them: the limit names the questions it left open; a stop
+        # (rate limiting) leaves every open question open.
+        stopped=None if stopped == LIMIT else stopped,
+        stop_kind=None if stopped == LIMIT else "inconclusive",
+        budget_open=("chacha13", "ec_nist") if stopped == LIMIT else (),
+        budget_note=LIMIT if stopped == LIMIT else None,
     )
 
 
@@ -59,3 +64,13 @@ def test_p256_left_open(stopped: str, raised: type[Exception]) -> None:
 
 def test_p256_left_open_passes_where_the_profile_does_not_ask_for_it() -> None:
     _checks().test_ecdhe_groups(_scan(LIMIT, **NIST_DONE), "ncsc-nl")
+
+
+def test_chacha12_settles_nist_without_asking_chacha13() -> None:
+    """ChaCha20 in TLS 1.2 decides the row; TLS 1.3 (never asked then) is not needed."""
+    answers = {**NIST_DONE, "chacha12": "yes"}
+    scan = _scan(RATE, **answers)
+    scan = TlsScan(**{**scan.__dict__, "stopped": None, "stop_kind": None})
+    with pytest.raises(Advisory) as exc:
+        _checks().test_nist_approved_suites(scan, "nist", requirements.get("TLS-CS-NIST-APPROVED"))
+    assert "TLS 1.2" in str(exc.value)

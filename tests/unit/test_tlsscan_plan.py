@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailtls.observations import Endpoint, SmtpObservation, SmtpReply, TlsSession
+from mailtls.observations import Answer, Endpoint, SmtpObservation, SmtpReply, TlsScan, TlsSession
 from mailtls.probes.smtp import SmtpSettings
 from mailtls.probes.tlsscan import (
     BAD_CURVES,
@@ -92,11 +92,35 @@ def _session(**kw: object) -> SmtpObservation:
 
 def test_why_skip() -> None:
     ehlo = SmtpReply(250, ("mx", "PIPELINING"))
-    assert _why_skip([_session(ehlo=ehlo)]) == "STARTTLS is not offered"
+    assert _why_skip([_session(ehlo=ehlo)]) == ("no_starttls", "STARTTLS is not offered")
     ehlo_tls = SmtpReply(250, ("mx", "STARTTLS"))
     refused = _why_skip([_session(ehlo=ehlo_tls, starttls=SmtpReply(454, ("busy",)))])
-    assert refused is not None and "454" in refused
+    assert refused is not None and refused[0] == "not_tested" and "454" in refused[1]
     tls = TlsSession("TLSv1.3", "TLS_AES_256_GCM_SHA384", 256, "mx", (), 1.0)
     ok = _session(ehlo=ehlo_tls, starttls=SmtpReply(220, ("go",)), tls=tls)
     assert _why_skip([ok]) is None
-    assert _why_skip([]) is not None
+    assert _why_skip([]) == ("not_tested", "not tested: no SMTP session was made to this address")
+
+
+def _result(**kw: object) -> TlsScan:
+    base: dict[str, object] = dict(
+        endpoint=Endpoint("192.0.2.1", 25, "mx"), started="t0", finished="t1", hellos=(),
+        answers=(Answer("tls13", "yes", "session"),), accepted=(), dhe_group=None, dhe_bits=None,
+        ec_groups=(), connections=9, session_connections=1, session_tls="TLSv1.3", budget=10,
+    )  # fmt: skip
+    return TlsScan(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def test_why_a_question_is_open_is_a_typed_field() -> None:
+    """Checks branch on open_kind, never on the text of `how`."""
+    limit = _result(budget_open=("ec_nist",), budget_note="the limit of 10 was reached")
+    assert limit.answer("ec_nist").open_kind == "budget"
+    assert limit.answer("chacha13").open_kind == "not_asked"  # the limit did not stop *this* one
+    assert limit.answer("tls13").open_kind is None
+    stopped = _result(stop_kind="inconclusive", stopped="inconclusive: 421")
+    assert stopped.answer("weak").open_kind == "stopped"
+    assert stopped.answer("weak").how == "inconclusive: 421"
+    unusable = _result(stop_kind="no_handshake", stopped="TLS is unusable: ...")
+    assert unusable.tls_unusable and not stopped.tls_unusable
+    skipped = _result(skip_kind="no_starttls", skipped="STARTTLS is not offered")
+    assert skipped.answer("weak").open_kind == "skipped"
