@@ -9,6 +9,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import yaml
+
 from mailtls import requirements
 from tests.conftest import REPO
 
@@ -132,10 +134,10 @@ def test_observations_are_a_leaf() -> None:
     assert (top | nested) <= OBSERVATION_IMPORTS
 
 
-def _requirement_marks() -> Counter[str]:
+def _requirement_marks(pattern: str = "*.py") -> Counter[str]:
     """Requirement IDs named by ``@pytest.mark.requirement("ID")`` in checks/, with counts."""
     marks: Counter[str] = Counter()
-    for path in sorted((REPO / "checks").glob("*.py")):
+    for path in sorted((REPO / "checks").glob(pattern)):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (
                 isinstance(node, ast.Call)
@@ -156,6 +158,21 @@ def test_every_catalogue_row_has_exactly_one_check_and_every_check_an_existing_r
     assert sorted(rows - set(marks)) == [], "catalogue rows that no check asserts"
     assert sorted(set(marks) - rows) == [], "checks naming a requirement the catalogue lacks"
     assert sorted(r for r, n in marks.items() if n > 1) == [], "rows asserted by several checks"
+
+
+def test_each_catalogue_file_has_the_check_module_of_the_same_name() -> None:
+    """catalogue/<name>.yaml holds exactly the rows that checks/test_<name>.py asserts: a
+    requirement, its check and its siblings are found from either side by the name alone."""
+    modules = {
+        p.name.removeprefix("test_").removesuffix(".py")
+        for p in (REPO / "checks").glob("test_*.py")
+    }
+    files = {p.stem for p in (PACKAGE / "catalogue").glob("*.yaml")}
+    assert sorted(files ^ modules) == [], "catalogue files and check modules that do not pair up"
+    for name in sorted(files):
+        rows = yaml.safe_load((PACKAGE / "catalogue" / f"{name}.yaml").read_text(encoding="utf-8"))
+        ids = {row["id"] for row in rows}
+        assert ids == set(_requirement_marks(f"test_{name}.py")), f"catalogue/{name}.yaml"
 
 
 def _readme_section(title: str) -> str:
