@@ -19,8 +19,10 @@ from mailtls.observations import (
     FailureKind,
     MxHost,
     ProbeFailure,
+    SkipKind,
     SmtpObservation,
     SmtpReply,
+    StopKind,
     SubmissionDiscovery,
     SubmissionHost,
     TlsScan,
@@ -136,7 +138,7 @@ def session(
     tls: bool = True,
     tls_error: str | None = None,
     ehlo_tls: SmtpReply | None = None,
-    failure: tuple[str, FailureKind, str] | None = None,
+    failure: tuple[str, FailureKind, str, bool] | tuple[str, FailureKind, str] | None = None,
     plaintext_banner: SmtpReply | None = None,
 ) -> SmtpObservation:
     """An SMTP session: by default banner, EHLO with STARTTLS, TLS 1.3 serving ``chain``, then
@@ -166,14 +168,17 @@ def session(
     )
 
 
-def stopped(stage: str, kind: FailureKind, message: str, **fields: object) -> SmtpObservation:
-    """A session that ended at ``stage``: nothing after it was seen."""
+def stopped(
+    stage: str, kind: FailureKind, message: str, refused: bool = False, **fields: object
+) -> SmtpObservation:
+    """A session that ended at ``stage``: nothing after it was seen (``refused``: the TCP
+    connection was refused, nothing listens)."""
     seen: dict[str, object] = {"ehlo_tls": None}
     if stage in ("connect", "banner"):
         seen.update(banner=None, ehlo=None)
     if stage in ("connect", "banner", "ehlo", "starttls", "tls"):
         seen.update(starttls=None, tls=None)
-    obs = session(failure=(stage, kind, message), **fields)  # type: ignore[arg-type]
+    obs = session(failure=(stage, kind, message, refused), **fields)  # type: ignore[arg-type]
     return dataclasses.replace(obs, **seen)  # type: ignore[arg-type]
 
 
@@ -211,9 +216,12 @@ def tls_scan(
     session_tls: str | None = "TLSv1.3",
     stopped: str | None = None,
     skipped: str | None = None,
+    stop_kind: StopKind | None = None,
+    skip_kind: SkipKind | None = None,
     **answers: AnswerValue,
 ) -> TlsScan:
-    """A hello scan whose questions (``tls10="no"``...) were answered as given."""
+    """A hello scan whose questions (``tls10="no"``...) were answered as given; ``stopped`` /
+    ``skipped`` say why the rest is open (kinds default to "inconclusive" / "not_tested")."""
     return TlsScan(
         endpoint=endpoint or Endpoint(IP, 25, MX),
         started="2026-01-01T00:00:00+00:00",
@@ -230,4 +238,6 @@ def tls_scan(
         budget=10,
         skipped=skipped,
         stopped=stopped,
+        skip_kind=skip_kind or ("not_tested" if skipped else None),
+        stop_kind=stop_kind or ("inconclusive" if stopped else None),
     )

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from tests.support.dnsstub import ADDRESS, FadingResolver
 
 pytest_plugins = ["pytester"]
 
@@ -34,6 +37,15 @@ def test_acts_out_its_domain(target):
         raise KeyError("oops")
 """
 USAGE = pytest.ExitCode.USAGE_ERROR
+#: The inner runs' resolver: it answers the plugin's canary (REFUSED) and nothing else is asked.
+RESOLVER = f"--resolver={ADDRESS}:5320"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def resolver() -> Iterator[FadingResolver]:
+    server = FadingResolver(5320, answers=10**9)
+    yield server
+    server.close()
 
 
 def _run(
@@ -48,6 +60,7 @@ def _run(
     result = pytester.runpytest(
         "test_checks.py",
         "--inventory=inventory.yaml",
+        RESOLVER,
         "--evidence-json=evidence.json",
         "-p",
         "no:randomly",
@@ -190,5 +203,5 @@ def test_a_check_without_the_target_fixture_is_a_usage_error(pytester: pytest.Py
         "def test_no_target():\n    pass\n"
     )
     pytester.makefile(".yaml", inventory="domains: [a.example]\n")
-    result = pytester.runpytest("test_checks.py", "--inventory=inventory.yaml")
+    result = pytester.runpytest("test_checks.py", "--inventory=inventory.yaml", RESOLVER)
     _one_usage_error(result, "a check must take the 'target' fixture")

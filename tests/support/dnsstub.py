@@ -1,0 +1,48 @@
+"""A tiny UDP DNS server for tests that need a resolver but no data: it answers the first
+``answers`` queries with REFUSED (enough for the plugin's canary), then never again, and counts
+what it left unanswered. Binds its own address in 127.0.18.x (the range of issue 14)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import dns.flags
+import dns.message
+import dns.rcode
+
+ADDRESS = "127.0.18.53"
+
+
+class FadingResolver:
+    """Answers the first ``answers`` queries with REFUSED, then never again; counts the rest."""
+
+    def __init__(self, port: int, answers: int) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((ADDRESS, port))
+        self.sock.settimeout(0.2)
+        self.answers = answers
+        self.unanswered = 0
+        self.stopped = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopped:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            if self.answers > 0:
+                self.answers -= 1
+                reply = dns.message.make_response(dns.message.from_wire(data))
+                reply.set_rcode(dns.rcode.REFUSED)
+                reply.flags &= ~dns.flags.AA
+                self.sock.sendto(reply.to_wire(), peer)
+            else:
+                self.unanswered += 1
+
+    def close(self) -> None:
+        self.stopped = True
+        self.thread.join()
+        self.sock.close()
