@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 
 import pytest
-from cryptography.hazmat.primitives.serialization import load_pem_parameters
 
 from mailtls.tls import suites as S
 from mailtls.tls.suites import (
@@ -346,5 +346,30 @@ def test_ffdhe_primes_match_openssl(bits: int) -> None:
         check=True,
         timeout=30,
     ).stdout
-    numbers = load_pem_parameters(pem).parameter_numbers()
-    assert identify_ff_group(numbers.p, numbers.g) == f"ffdhe{bits}"
+    p, g = _dh_parameters(pem)
+    assert identify_ff_group(p, g) == f"ffdhe{bits}"
+
+
+def _dh_parameters(pem: bytes) -> tuple[int, int]:
+    """(p, g) of a PEM "DH PARAMETERS" block: DER SEQUENCE { INTEGER p, INTEGER g, ... }
+    (PKCS #3), read here because cryptography deprecates its finite-field DH API."""
+    der = base64.b64decode(
+        b"".join(line for line in pem.splitlines() if not line.startswith(b"-----"))
+    )
+
+    def header(at: int) -> tuple[int, int]:  # (length, offset of the content)
+        length = der[at + 1]
+        if length < 0x80:
+            return length, at + 2
+        n = length & 0x7F
+        return int.from_bytes(der[at + 2 : at + 2 + n], "big"), at + 2 + n
+
+    assert der[0] == 0x30
+    _, at = header(0)
+    ints = []
+    for _ in range(2):
+        assert der[at] == 0x02
+        length, start = header(at)
+        ints.append(int.from_bytes(der[start : start + length], "big"))
+        at = start + length
+    return ints[0], ints[1]
