@@ -7,7 +7,6 @@ observe, and this module connects them.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import time
 from collections.abc import Generator
 from typing import Any
@@ -28,6 +27,7 @@ from mailtls.observations import (
     TlsScan,
 )
 from mailtls.probes.tlsscan import DEFAULT_BUDGET
+from mailtls.results import Result, Waiver
 from mailtls.runstate import EVIDENCE, RUN, MailtlsRun, SettingsError
 from mailtls.scheduler import PROBES, ProbeContext, ProbeCrash, plan, run
 from mailtls.sharing import PER_NAME_PREFIXES, SniProbe, address_names
@@ -36,6 +36,7 @@ from mailtls.verdicts import (
     NA_PREFIX,
     Advisory,
     Inconclusive,
+    Verdict,
     inconclusive,
     not_applicable,
     observed,
@@ -483,7 +484,9 @@ def _message(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
     return text or type(excinfo.value).__name__
 
 
-def _classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str, str] | None:
+def _classify(
+    report: pytest.TestReport, call: pytest.CallInfo[None]
+) -> tuple[Verdict, str] | None:
     if report.when == "teardown" or (report.when == "setup" and report.passed):
         return None
     if report.skipped:
@@ -593,42 +596,37 @@ def pytest_runtest_makereport(
     item.user_properties += properties
     evidence = item.stash.get(EVIDENCE, [])
     report_plugin.attach_extras(item.config, report, req, verdict, message, evidence)
-    state.results[item.nodeid] = {
-        "test": item.nodeid,
-        "requirement": req.id,
-        "domain": target.domain,
-        "host": target.host,
-        "ip": target.ip,
-        "port": target.port,
-        "verdict": verdict,
-        "message": message,
-        "profile": profile,
-        "severity": req.severity_for(profile),
-        "citation": _citations(req.id),  # one shared list per requirement, not one per row
-        "waived": waived,
-        "waiver": waiver,
-        "evidence": list(evidence),  # observation objects, shared; JSON-encoded when written
-    }
+    state.results[item.nodeid] = Result(
+        test=item.nodeid,
+        requirement=req.id,
+        domain=target.domain,
+        host=target.host,
+        ip=target.ip,
+        port=target.port,
+        verdict=verdict,
+        message=message,
+        profile=profile,
+        severity=req.severity_for(profile),
+        citation=req.citations,  # one shared tuple per requirement, not one per row
+        waived=waived,
+        waiver=waiver,
+        evidence=tuple(evidence),  # observation objects, shared; JSON-encoded when written
+    )
     return report
-
-
-@functools.cache
-def _citations(req_id: str) -> list[dict[str, Any]]:
-    return [c.as_json() for c in requirements.get(req_id).citations]
 
 
 def _apply_waiver(
     state: MailtlsRun, target: Target, req_id: str, report: pytest.TestReport, message: str
-) -> tuple[bool, str, dict[str, Any] | None]:
+) -> tuple[bool, str, Waiver | None]:
     """(waived, note for the message, the waiver as data) for a fail or warn result."""
     today = dt.datetime.now(dt.UTC).date()
     for waiver in state.domain(target.domain).waivers:
         if not waiver.covers(req_id, target.host):
             continue
-        info = {"reason": waiver.reason, "expires": str(waiver.expires), "expired": False}
         if waiver.expired(today):
-            info["expired"] = True
+            info = Waiver(waiver.reason, str(waiver.expires), expired=True)
             return False, f" [waiver expired on {waiver.expires}: {waiver.reason}]", info
+        info = Waiver(waiver.reason, str(waiver.expires), expired=False)
         if report.failed:
             report.outcome = "skipped"
             report.wasxfail = f"waived until {waiver.expires}: {waiver.reason}"
