@@ -166,15 +166,19 @@ def session(
     )
 
 
-def stopped(stage: str, kind: FailureKind, message: str, **fields: object) -> SmtpObservation:
-    """A session that ended at ``stage``: nothing after it was seen."""
+def stopped(
+    stage: str, kind: FailureKind, message: str, refused: bool = False, **fields: object
+) -> SmtpObservation:
+    """A session that ended at ``stage``: nothing after it was seen (``refused``: the connection
+    was refused, nothing listens there)."""
     seen: dict[str, object] = {"ehlo_tls": None}
     if stage in ("connect", "banner"):
         seen.update(banner=None, ehlo=None)
     if stage in ("connect", "banner", "ehlo", "starttls", "tls"):
         seen.update(starttls=None, tls=None)
     obs = session(failure=(stage, kind, message), **fields)  # type: ignore[arg-type]
-    return dataclasses.replace(obs, **seen)  # type: ignore[arg-type]
+    failure = ProbeFailure(stage, kind, message, connection_refused=refused)
+    return dataclasses.replace(obs, failure=failure, **seen)  # type: ignore[arg-type]
 
 
 def submission_discovery(
@@ -230,4 +234,6 @@ def tls_scan(
         budget=10,
         skipped=skipped,
         stopped=stopped,
+        skip_kind="not_tested" if skipped else None,
+        stop_kind="inconclusive" if stopped else None,
     )

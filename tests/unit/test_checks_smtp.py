@@ -18,7 +18,7 @@ SUBMIT = check_module("test_submission")
 
 P587 = Endpoint(f.IP, 587, "smtp.example.org")
 P465 = Endpoint(f.IP, 465, "smtp.example.org", implicit_tls=True)
-REFUSED = ("connect", "connect", "Connection refused")
+REFUSED = ("connect", "connect", "Connection refused", True)
 BANNER_TIMEOUT = ("banner", "timeout", "no banner within 10 s")
 OLD_NO = {"sslv2": "no", "sslv3": "no", "tls10": "no", "tls11": "no"}
 

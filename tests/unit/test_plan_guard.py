@@ -22,8 +22,10 @@ from tests.conftest import REPO
 CHECKS = sorted((REPO / "checks").glob("test_*.py"))
 #: Fixtures that need no probe of their own (inventory, discovery, catalogue) or are derived
 #: from planned probes by the plugin (`dane` from discovery + the session; `mx_sessions` from
-#: every MX session of the domain, planned in pytest_collection_finish).
-DERIVED = {"dane", "mx_sessions", "discovery", "submission_discovery"}
+#: every MX session of the domain, planned in pytest_collection_finish); `spf`, `dkim` and
+#: `dmarc` are the domain's DNS lookups, made once per run the first time one is used
+#: (mailtls.authfixtures, MailtlsRun.sender_auth), like discovery.
+DERIVED = {"dane", "mx_sessions", "discovery", "submission_discovery", "spf", "dkim", "dmarc"}
 CONTEXT = {"target", "profile", "requirement", "domain_settings", "mailtls_run"}
 READERS = {"_yes", "_known", "_left_open_by_limit", "answer"}
 
