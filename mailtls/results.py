@@ -101,9 +101,7 @@ class Result:
         }
 
     @classmethod
-    def from_json(
-        cls, raw: Mapping[str, Any], evidence: Callable[[str], object] = str
-    ) -> Result:
+    def from_json(cls, raw: Mapping[str, Any], evidence: Callable[[str], object] = str) -> Result:
         """A row of an evidence JSON; ``evidence`` turns each digest into what the row keeps.
         Raises KeyError, TypeError or ValueError for a row that is not one of ours."""
         port = raw["port"]
