@@ -25,6 +25,9 @@ from mailtls.scheduler import PROBES, ProbeContext, plan, run
 from mailtls.sharing import address_names
 from mailtls.targets import Target
 
+#: Usage problems found while parametrizing, raised as one usage error after collection.
+USAGE_PROBLEMS = pytest.StashKey[list[str]]()
+
 #: Plugins of their own: the report hooks and the fixtures checks take (pytest-html style).
 PARTS = (
     (report_plugin, "mailtls-report"),
@@ -215,22 +218,31 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is None:
         return
     state = metafunc.config.stash[RUN]
+    problems = metafunc.config.stash.setdefault(USAGE_PROBLEMS, [])
     if state.inventory is None:
-        raise pytest.UsageError(
+        problems.append(
             "mailtls: the compliance checks need an inventory: pytest --inventory=FILE.yaml "
             "(see inventories/example.yaml). To run the project's own tests: pytest tests"
         )
+        return
     req = requirements.get(marker.args[0])
     if "target" not in metafunc.fixturenames:
-        raise pytest.UsageError(
-            f"{metafunc.definition.nodeid}: a check must take the 'target' fixture"
-        )
+        problems.append(f"{metafunc.definition.nodeid}: a check must take the 'target' fixture")
+        return
     targets = [
         t
         for t in state.targets(req.scope)
         if not req.ports or t.port is None or t.port in req.ports
     ]
     metafunc.parametrize("target", targets, ids=[t.id for t in targets])
+
+
+def pytest_collection_modifyitems(config: pytest.Config) -> None:
+    """A usage problem found while parametrizing is one usage error (exit 4) once collection is
+    over: raised inside pytest_generate_tests it would be a collection error with a traceback."""
+    problems = config.stash.get(USAGE_PROBLEMS, [])
+    if problems:
+        raise pytest.UsageError("\n".join(dict.fromkeys(problems)))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

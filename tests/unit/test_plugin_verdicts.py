@@ -153,16 +153,6 @@ def _one_usage_error(result: pytest.RunResult, message: str) -> None:
     assert "Traceback" not in out
 
 
-# Known gap: these two usage errors are raised in pytest_generate_tests, which pytest reports as
-# a collection error (exit 2, with a traceback through pluggy), not as a usage error (exit 4).
-# The fix belongs to the plugin (plugin.py is being split into hooks and fixtures, issue 14).
-COLLECTION_TIME = pytest.mark.xfail(
-    reason="plugin.py raises UsageError while collecting: exit 2 and a traceback (issue 16)",
-    strict=True,
-)
-
-
-@COLLECTION_TIME
 def test_checks_without_an_inventory_are_one_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_checks=CHECKS)
     _one_usage_error(pytester.runpytest("test_checks.py"), "the compliance checks need an inventory")
@@ -183,7 +173,6 @@ def test_a_bad_inventory_is_one_usage_error(
     _one_usage_error(pytester.runpytest("test_checks.py", "--inventory=inventory.yaml"), message)
 
 
-@COLLECTION_TIME
 def test_a_check_without_the_target_fixture_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_checks='import pytest\n\n@pytest.mark.requirement("DNSSEC-DOMAIN")\n'
