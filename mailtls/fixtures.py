@@ -9,6 +9,8 @@ observation into an ``error`` verdict, never a fail. Registered by the plugin in
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 import pytest
 
 from mailtls import requirements
@@ -22,10 +24,20 @@ from mailtls.observations import (
     TlsScan,
 )
 from mailtls.runstate import EVIDENCE, RUN, MailtlsRun
-from mailtls.scheduler import PROBES, ProbeCrash
+from mailtls.scheduler import (
+    MTASTS_POLICY,
+    SMTP,
+    SNI,
+    TLSSCAN,
+    TLSVERSIONS,
+    ProbeCrash,
+    ProbeKind,
+)
 from mailtls.sharing import PER_NAME_PREFIXES, SniProbe
 from mailtls.targets import Target
-from mailtls.verdicts import inconclusive, not_applicable, observed
+from mailtls.verdicts import inconclusive, not_applicable
+
+_O = TypeVar("_O")
 
 
 @pytest.fixture
@@ -87,17 +99,20 @@ def _available(request: pytest.FixtureRequest, target: Target, state: MailtlsRun
     inconclusive(target.unavailable)
 
 
-def _session(state: MailtlsRun, target: Target) -> tuple[object, SniProbe | None]:
+def _session(
+    state: MailtlsRun, target: Target
+) -> tuple[SmtpObservation | ProbeCrash | None, SniProbe | None]:
     """The SMTP session for this name: its own SNI handshake where the shared address picks
     certificates by SNI and one was made, else the address's one session (mailtls.sharing)."""
-    key = PROBES["smtp"].key(target)
-    sni = state.observations.get(("sni", key))
-    if isinstance(sni, SniProbe) and target.host:
+    key = SMTP.key(target)
+    if key is None:
+        return None, None
+    shared = SMTP.made(state.observations, key)
+    sni = SNI.made(state.observations, key)
+    if sni is not None and not isinstance(sni, ProbeCrash) and target.host:
         own = sni.session_for(target.host)
-        if own is not None:
-            return own, sni
-        return state.observations.get(("smtp", key)), sni
-    return state.observations.get(("smtp", key)), None
+        return (own if own is not None else shared), sni
+    return shared, None
 
 
 def _per_name_untested(request: pytest.FixtureRequest, sni: SniProbe | None, host: str) -> None:
@@ -108,23 +123,21 @@ def _per_name_untested(request: pytest.FixtureRequest, sni: SniProbe | None, hos
         inconclusive(why)
 
 
-def _observation(
-    request: pytest.FixtureRequest, name: str, target: Target, state: MailtlsRun
-) -> object:
-    _available(request, target, state)
-    key = PROBES[name].key(target)
-    obs = state.observations.get((name, key))
-    if name == "smtp":
-        obs, sni = _session(state, target)
-        if sni is not None:
-            _record(request, sni)
-            _per_name_untested(request, sni, target.host or "")
+def _made(request: pytest.FixtureRequest, name: str, obs: _O | ProbeCrash | None, where: str) -> _O:
+    """The observation, recorded as evidence; none, or a crashed probe, is an error verdict."""
     if obs is None:
-        inconclusive(f"no {name} observation was made for {target.id} (internal scheduling error)")
+        inconclusive(f"no {name} observation was made for {where} (internal scheduling error)")
     _record(request, obs)
     if isinstance(obs, ProbeCrash):
         inconclusive(obs.message)
     return obs
+
+
+def _observation(
+    request: pytest.FixtureRequest, kind: ProbeKind[Any, _O], target: Target, state: MailtlsRun
+) -> _O:
+    _available(request, target, state)
+    return _made(request, kind.fixture, kind.lookup(state.observations, target), target.id)
 
 
 @pytest.fixture
@@ -132,8 +145,12 @@ def smtp(
     request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
 ) -> SmtpObservation:
     """The SMTP session with the target (banner, EHLO, STARTTLS, TLS, EHLO, QUIT)."""
-    obs = _observation(request, "smtp", target, mailtls_run)
-    return observed(obs, SmtpObservation, target.id)
+    _available(request, target, mailtls_run)
+    obs, sni = _session(mailtls_run, target)
+    if sni is not None:
+        _record(request, sni)
+        _per_name_untested(request, sni, target.host or "")
+    return _made(request, SMTP.fixture, obs, target.id)
 
 
 @pytest.fixture
@@ -141,8 +158,7 @@ def mtasts_policy(
     request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
 ) -> PolicyFetch:
     """The domain's MTA-STS policy as fetched over HTTPS (only when its TXT record exists)."""
-    obs = _observation(request, "mtasts_policy", target, mailtls_run)
-    return observed(obs, PolicyFetch, target.id)
+    return _observation(request, MTASTS_POLICY, target, mailtls_run)
 
 
 @pytest.fixture
@@ -166,10 +182,10 @@ def dane(
 @pytest.fixture
 def mx_sessions(
     request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
-) -> dict[tuple[str, str], object]:
+) -> dict[tuple[str, str], SmtpObservation | ProbeCrash | None]:
     """The SMTP session of every address of every MX of the target's domain, by (host, ip):
     an SmtpObservation, a ProbeCrash, or None where the address is unknown."""
-    found: dict[tuple[str, str], object] = {}
+    found: dict[tuple[str, str], SmtpObservation | ProbeCrash | None] = {}
     for t in mailtls_run.targets("mx"):
         if t.domain != target.domain or t.host is None or t.ip is None:
             continue
@@ -183,15 +199,10 @@ def mx_sessions(
 @pytest.fixture
 def tlsscan(request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun) -> TlsScan:
     """The hello probes of the target's address: versions, suites and groups it accepts."""
-    return _scan(request, "tlsscan", target, mailtls_run)
+    return _observation(request, TLSSCAN, target, mailtls_run)
 
 
 @pytest.fixture
 def tlsversions(request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun) -> TlsScan:
     """Hello probes of the legacy versions only (SSL 2.0 to TLS 1.1), for submission ports."""
-    return _scan(request, "tlsversions", target, mailtls_run)
-
-
-def _scan(request: pytest.FixtureRequest, name: str, target: Target, state: MailtlsRun) -> TlsScan:
-    obs = _observation(request, name, target, state)
-    return observed(obs, TlsScan, target.id)
+    return _observation(request, TLSVERSIONS, target, mailtls_run)
