@@ -3,14 +3,22 @@ small inline check module and a tiny inventory, no network and no testbed.
 
 The inline check asserts DNSSEC-DOMAIN (domain scope: one target per domain, no probe) and acts
 out the verdict its domain is named after, so each test states the outcome it expects of the
-plugin: the verdict rows in --evidence-json, pytest's counts, the exit status, the messages."""
+plugin: the verdict rows in --evidence-json, pytest's counts, the exit status, the messages.
+
+The plugin asks the resolver one canary question before collecting: the inner runs' resolver is
+a small UDP server of ours on loopback that answers every query (with no answer records), so
+they need no network (in a network namespace the system resolver is unreachable)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
+import threading
+from collections.abc import Iterator
 from typing import Any
 
+import dns.message
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -34,6 +42,41 @@ def test_acts_out_its_domain(target):
         raise KeyError("oops")
 """
 USAGE = pytest.ExitCode.USAGE_ERROR
+
+
+@pytest.fixture(scope="module")
+def answering_resolver() -> Iterator[str]:
+    """IP:PORT of a loopback UDP server that answers every DNS query, empty (NOERROR)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            try:
+                reply = dns.message.make_response(dns.message.from_wire(data))
+            except Exception:  # not a DNS query: no answer
+                continue
+            sock.sendto(reply.to_wire(), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{sock.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    sock.close()
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, answering_resolver: str) -> pytest.Pytester:
+    """The inner runs ask our answering resolver (an ini file in the run's folder)."""
+    pytester.makeini(f"[pytest]\naddopts = --resolver={answering_resolver}\n")
+    return pytester
 
 
 def _run(
