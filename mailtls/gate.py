@@ -13,23 +13,25 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-Key = tuple[str, str, str | None, str | None]
+from mailtls.results import Key, Result
+
+__all__ = ["BaselineError", "GateDecision", "Key", "decide", "load_baseline", "result_key"]
 
 
 class BaselineError(Exception):
     """The baseline file cannot be used; the message says why."""
 
 
-def result_key(res: Mapping[str, Any]) -> Key:
-    return (res["requirement"], res["domain"], res.get("host"), res.get("ip"))
+def result_key(res: Result) -> Key:
+    return res.key
 
 
 def load_baseline(path: Path) -> dict[Key, str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return {result_key(r): str(r["verdict"]) for r in data["results"]}
+        rows = [Result.from_json(r) for r in data["results"]]
+        return {r.key: r.verdict for r in rows}
     except OSError as exc:
         raise BaselineError(f"--baseline {path}: cannot read it: {exc.strerror or exc}") from None
     except (ValueError, KeyError, TypeError) as exc:
@@ -58,13 +60,13 @@ def _gates(verdict: str, waived: bool, strict: bool, allow_errors: bool) -> bool
     return verdict == "warn" and strict
 
 
-def _line(res: Mapping[str, Any]) -> str:
-    where = " ".join(x for x in (res["domain"], res.get("host"), res.get("ip")) if x)
-    return f"{res['requirement']} {where}: {res['verdict']} - {res.get('message', '')}".rstrip(" -")
+def _line(res: Result) -> str:
+    where = " ".join(x for x in (res.domain, res.host, res.ip) if x)
+    return f"{res.requirement} {where}: {res.verdict} - {res.message}".rstrip(" -")
 
 
 def decide(
-    results: Iterable[Mapping[str, Any]],
+    results: Iterable[Result],
     *,
     strict: bool,
     allow_errors: bool,
@@ -72,12 +74,12 @@ def decide(
 ) -> GateDecision:
     gating, regressions, improvements, unchanged = [], [], [], []
     for res in results:
-        gates = _gates(res["verdict"], bool(res.get("waived")), strict, allow_errors)
+        gates = _gates(res.verdict, res.waived, strict, allow_errors)
         if baseline is None:
             if gates:
                 gating.append(_line(res))
             continue
-        before = baseline.get(result_key(res))
+        before = baseline.get(res.key)
         before_gated = before is not None and _gates(before, False, strict, allow_errors)
         if gates and not before_gated:
             was = f"was {before}" if before else "new"

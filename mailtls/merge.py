@@ -16,7 +16,7 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from mailtls import gate, requirements
 from mailtls.evidence import digest
 from mailtls.inventory import InventoryError, load_inventory
 from mailtls.probes.dns import parse_resolver
+from mailtls.results import Result
 from mailtls.runstate import MailtlsRun
 from mailtls.summary import EvidenceIndex, summary_html
 
@@ -151,39 +152,66 @@ def _state(parts: list[dict[str, Any]], inventory_path: Path | None) -> MailtlsR
     return state
 
 
-def _junit(results: list[dict[str, Any]], strict: bool) -> ET.ElementTree[ET.Element]:
+def _junit(results: list[Result], strict: bool) -> ET.ElementTree[ET.Element]:
     suite = ET.Element("testsuite", name="mailtls")
     counts: Counter[str] = Counter()
     for r in results:
-        module, _, name = r["test"].partition("::")
+        module, _, name = r.test.partition("::")
         classname = re.sub(r"\.py$", "", module).replace("/", ".")
         case = ET.SubElement(suite, "testcase", classname=classname, name=name)
         props = ET.SubElement(case, "properties")
-        for key in ("requirement", "verdict", "profile", "severity", "domain", "host", "ip"):
-            ET.SubElement(props, "property", name=key, value=str(r.get(key) or ""))
-        req = requirements.get(r["requirement"])
+        for key, value in (
+            ("requirement", r.requirement),
+            ("verdict", r.verdict),
+            ("profile", r.profile),
+            ("severity", r.severity),
+            ("domain", r.domain),
+            ("host", r.host),
+            ("ip", r.ip),
+        ):
+            ET.SubElement(props, "property", name=key, value=value or "")
+        req = requirements.get(r.requirement)
         ET.SubElement(props, "property", name="citation", value=req.citation_text())
-        ET.SubElement(props, "property", name="waived", value="true" if r["waived"] else "false")
+        ET.SubElement(props, "property", name="waived", value="true" if r.waived else "false")
         text = (
-            f"{req.id} [{r['verdict']}] {r['message']}\n  rule ({r['profile']}): "
-            f"{req.rule_for(r['profile'])}\n  fix: {req.fix}"
+            f"{req.id} [{r.verdict}] {r.message}\n  rule ({r.profile}): "
+            f"{req.rule_for(r.profile)}\n  fix: {req.fix}"
         )
-        verdict = r["verdict"]
-        if r["waived"] or verdict == "not_applicable":
+        verdict = r.verdict
+        if r.waived or verdict == "not_applicable":
             counts["skipped"] += 1
-            ET.SubElement(case, "skipped", message=r["message"][:500])
+            ET.SubElement(case, "skipped", message=r.message[:500])
         elif verdict == "error":
             counts["errors"] += 1
-            ET.SubElement(case, "error", message=r["message"][:500]).text = text
+            ET.SubElement(case, "error", message=r.message[:500]).text = text
         elif verdict == "fail" or (verdict == "warn" and strict):
             counts["failures"] += 1
-            ET.SubElement(case, "failure", message=r["message"][:500]).text = text
+            ET.SubElement(case, "failure", message=r.message[:500]).text = text
     suite.set("tests", str(len(results)))
     for key in ("errors", "failures", "skipped"):
         suite.set(key, str(counts[key]))
     root = ET.Element("testsuites")
     root.append(suite)
     return ET.ElementTree(root)
+
+
+def _rows(parts: list[dict[str, Any]]) -> list[Result]:
+    """Every part's rows, each observation digest replaced by the observation's JSON."""
+    rows = []
+    for part in parts:
+        seen = part["observations"]
+        try:
+            rows += [Result.from_json(r, seen.__getitem__) for r in part["results"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            where = f"shard {part['shard']['index']}"
+            raise MergeError(f"{where}: a result row is not mailtls's ({exc!r})") from None
+    return rows
+
+
+def _digest_of(parts: list[dict[str, Any]]) -> Callable[[object], str]:
+    """The digest a part stored an observation's JSON under (the inverse of ``_rows``)."""
+    digests = {id(obs): d for part in parts for d, obs in part["observations"].items()}
+    return lambda obs: digests[id(obs)]
 
 
 def merge(
@@ -200,10 +228,10 @@ def merge(
     parts = [part for _, part in loaded]
     state = _state(parts, inventory)
     order = {d.name: i for i, d in enumerate(state.inventory.domains)} if state.inventory else {}
-    rows = [(r, part["observations"]) for part in parts for r in part["results"]]
-    rows.sort(key=lambda item: (order.get(item[0]["domain"], len(order)), item[0]["test"]))
-    for r, seen in rows:
-        state.results[r["test"]] = {**r, "evidence": [seen[d] for d in r["evidence"]]}
+    rows = _rows(parts)
+    rows.sort(key=lambda r: (order.get(r.domain, len(order)), r.test))
+    for r in rows:
+        state.results[r.test] = r
     results = list(state.results.values())
     state.gate = gate.decide(
         results, strict=state.strict, allow_errors=state.allow_errors, baseline=state.baseline
@@ -219,7 +247,7 @@ def merge(
             "run": {**parts[0]["run"], "started": state.started, "finished": state.finished},
             "shards": [{**p["shard"], "exitstatus": p["run"]["exitstatus"]} for p in parts],
             "connections_per_address": made,
-            "results": [{**r, "evidence": list(r["evidence"])} for r, _ in rows],
+            "results": [r.as_json(_digest_of(parts)) for r in rows],
             "observations": observations,
         }
         document["run"]["exitstatus"] = 1 if state.gate.failed else 0

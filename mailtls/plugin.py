@@ -1,44 +1,38 @@
-"""pytest glue: options, parametrization, probe scheduling, verdicts, evidence and the report.
+"""pytest glue, hooks only: options, configuration, parametrization, probe scheduling and the
+report hooks that turn a check's outcome into its verdict.
 
 The plugin reports and never judges: checks (``checks/``) assert, probes (``mailtls.probes``)
-observe, and this module connects them.
+observe, and this module connects them. The fixtures live in :mod:`mailtls.fixtures` and
+:mod:`mailtls.authfixtures`, the verdict and waiver mapping in :mod:`mailtls.outcomes`; all are
+registered in ``pytest_configure``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import time
 from collections.abc import Generator
 from typing import Any
 
 import pytest
 
-from mailtls import __version__, requirements
+from mailtls import __version__, authfixtures, fixtures, outcomes, requirements
 from mailtls import report as report_plugin
-from mailtls.authfixtures import dkim, dmarc, spf  # noqa: F401 (fixtures registered here)
 from mailtls.checkpaths import collect_installed_checks
-from mailtls.dane import DaneAssessment, assess
-from mailtls.inventory import Domain, InventoryError
-from mailtls.observations import (
-    Discovery,
-    PolicyFetch,
-    SmtpObservation,
-    SubmissionDiscovery,
-    TlsScan,
-)
+from mailtls.inventory import InventoryError
 from mailtls.probes.tlsscan import DEFAULT_BUDGET
-from mailtls.runstate import EVIDENCE, RUN, MailtlsRun, SettingsError
-from mailtls.scheduler import PROBES, ProbeContext, ProbeCrash, plan, run
-from mailtls.sharing import PER_NAME_PREFIXES, SniProbe, address_names
+from mailtls.runstate import RUN, MailtlsRun, SettingsError
+from mailtls.scheduler import PROBES, ProbeContext, plan, run
+from mailtls.sharing import address_names
 from mailtls.targets import Target
-from mailtls.verdicts import (
-    NA_PREFIX,
-    Advisory,
-    Inconclusive,
-    inconclusive,
-    not_applicable,
-    observed,
+
+#: Usage problems found while parametrizing, raised as one usage error after collection.
+USAGE_PROBLEMS = pytest.StashKey[list[str]]()
+
+#: Plugins of their own: the report hooks and the fixtures checks take (pytest-html style).
+PARTS = (
+    (report_plugin, "mailtls-report"),
+    (fixtures, "mailtls-fixtures"),
+    (authfixtures, "mailtls-authfixtures"),
 )
 
 # ---------------------------------------------------------------- options and configuration
@@ -149,8 +143,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUN] = state
     if state.inventory is not None:
         collect_installed_checks(config)  # from a folder holding only inventories, too
-    if not config.pluginmanager.is_registered(report_plugin):
-        config.pluginmanager.register(report_plugin, "mailtls-report")
+    for part, name in PARTS:
+        if not config.pluginmanager.is_registered(part):
+            config.pluginmanager.register(part, name)
     meta_key = _metadata_key()
     if meta_key is not None and state.inventory is not None:
         meta = config.stash[meta_key]
@@ -223,22 +218,31 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is None:
         return
     state = metafunc.config.stash[RUN]
+    problems = metafunc.config.stash.setdefault(USAGE_PROBLEMS, [])
     if state.inventory is None:
-        raise pytest.UsageError(
+        problems.append(
             "mailtls: the compliance checks need an inventory: pytest --inventory=FILE.yaml "
             "(see inventories/example.yaml). To run the project's own tests: pytest tests"
         )
+        return
     req = requirements.get(marker.args[0])
     if "target" not in metafunc.fixturenames:
-        raise pytest.UsageError(
-            f"{metafunc.definition.nodeid}: a check must take the 'target' fixture"
-        )
+        problems.append(f"{metafunc.definition.nodeid}: a check must take the 'target' fixture")
+        return
     targets = [
         t
         for t in state.targets(req.scope)
         if not req.ports or t.port is None or t.port in req.ports
     ]
     metafunc.parametrize("target", targets, ids=[t.id for t in targets])
+
+
+def pytest_collection_modifyitems(config: pytest.Config) -> None:
+    """A usage problem found while parametrizing is one usage error (exit 4) once collection is
+    over: raised inside pytest_generate_tests it would be a collection error with a traceback."""
+    problems = config.stash.get(USAGE_PROBLEMS, [])
+    if problems:
+        raise pytest.UsageError("\n".join(dict.fromkeys(problems)))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -299,247 +303,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         )
 
 
-# ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def mailtls_run(request: pytest.FixtureRequest) -> MailtlsRun:
-    return request.config.stash[RUN]
-
-
-def _record(request: pytest.FixtureRequest, obs: object) -> None:
-    request.node.stash.setdefault(EVIDENCE, []).append(obs)
-
-
-@pytest.fixture
-def requirement(request: pytest.FixtureRequest) -> requirements.Requirement:
-    """The catalogue row the check asserts (its per-profile parameters, rule and severity)."""
-    marker = request.node.get_closest_marker("requirement")
-    assert marker is not None, f"{request.node.nodeid}: no @pytest.mark.requirement"
-    return requirements.get(marker.args[0])
-
-
-@pytest.fixture
-def domain_settings(target: Target, mailtls_run: MailtlsRun) -> Domain:
-    """The inventory entry of the target's domain."""
-    return mailtls_run.domain(target.domain)
-
-
-@pytest.fixture
-def profile(target: Target, mailtls_run: MailtlsRun) -> str:
-    """The verdict profile for this target's domain (inventory setting, else --profile)."""
-    return mailtls_run.profile_for(target.domain)
-
-
-@pytest.fixture
-def discovery(request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun) -> Discovery:
-    """MX discovery of the target's domain, as the resolver answered it."""
-    found = mailtls_run.discover()[target.domain]
-    _record(request, found)
-    return found
-
-
-@pytest.fixture
-def submission_discovery(
-    request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
-) -> SubmissionDiscovery:
-    """The domain's submission hosts (inventory and SRV), as the resolver answered."""
-    found = mailtls_run.discover_submission()[target.domain]
-    _record(request, found)
-    return found
-
-
-def _available(request: pytest.FixtureRequest, target: Target, state: MailtlsRun) -> None:
-    if target.unavailable is None:
-        return
-    if target.kind == "submission":
-        _record(request, state.discover_submission()[target.domain])
-    else:
-        _record(request, state.discover()[target.domain])
-    if target.unavailable_verdict == "not_applicable":
-        not_applicable(target.unavailable)
-    inconclusive(target.unavailable)
-
-
-def _session(state: MailtlsRun, target: Target) -> tuple[object, SniProbe | None]:
-    """The SMTP session for this name: its own SNI handshake where the shared address picks
-    certificates by SNI and one was made, else the address's one session (mailtls.sharing)."""
-    key = PROBES["smtp"].key(target)
-    sni = state.observations.get(("sni", key))
-    if isinstance(sni, SniProbe) and target.host:
-        own = sni.session_for(target.host)
-        if own is not None:
-            return own, sni
-        return state.observations.get(("smtp", key)), sni
-    return state.observations.get(("smtp", key)), None
-
-
-def _per_name_untested(request: pytest.FixtureRequest, sni: SniProbe | None, host: str) -> None:
-    """A certificate row of a name whose certificate the shared session cannot answer."""
-    marker = request.node.get_closest_marker("requirement")
-    why = sni.untested(host) if sni is not None else None
-    if why and marker is not None and str(marker.args[0]).startswith(PER_NAME_PREFIXES):
-        inconclusive(why)
-
-
-def _observation(
-    request: pytest.FixtureRequest, name: str, target: Target, state: MailtlsRun
-) -> object:
-    _available(request, target, state)
-    key = PROBES[name].key(target)
-    obs = state.observations.get((name, key))
-    if name == "smtp":
-        obs, sni = _session(state, target)
-        if sni is not None:
-            _record(request, sni)
-            _per_name_untested(request, sni, target.host or "")
-    if obs is None:
-        inconclusive(f"no {name} observation was made for {target.id} (internal scheduling error)")
-    _record(request, obs)
-    if isinstance(obs, ProbeCrash):
-        inconclusive(obs.message)
-    return obs
-
-
-@pytest.fixture
-def smtp(
-    request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
-) -> SmtpObservation:
-    """The SMTP session with the target (banner, EHLO, STARTTLS, TLS, EHLO, QUIT)."""
-    obs = _observation(request, "smtp", target, mailtls_run)
-    return observed(obs, SmtpObservation, target.id)
-
-
-@pytest.fixture
-def mtasts_policy(
-    request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
-) -> PolicyFetch:
-    """The domain's MTA-STS policy as fetched over HTTPS (only when its TXT record exists)."""
-    obs = _observation(request, "mtasts_policy", target, mailtls_run)
-    return observed(obs, PolicyFetch, target.id)
-
-
-@pytest.fixture
-def dane(
-    request: pytest.FixtureRequest, target: Target, discovery: Discovery, mailtls_run: MailtlsRun
-) -> DaneAssessment:
-    """The MX host's TLSA records, matched against the chain its SMTP session served (when a
-    check also asks for the ``smtp`` fixture, so that the session was made): no new connection."""
-    _available(request, target, mailtls_run)
-    host = next((h for h in discovery.hosts if h.name == target.host), None)
-    if host is None:
-        inconclusive(f"{target.id}: MX host {target.host} is not in the discovery (internal error)")
-    session, sni = _session(mailtls_run, target)
-    _per_name_untested(request, sni, target.host or "")
-    chain = session.tls.chain_der if isinstance(session, SmtpObservation) and session.tls else ()
-    found = assess(host, chain)
-    _record(request, found)
-    return found
-
-
-@pytest.fixture
-def mx_sessions(
-    request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
-) -> dict[tuple[str, str], object]:
-    """The SMTP session of every address of every MX of the target's domain, by (host, ip):
-    an SmtpObservation, a ProbeCrash, or None where the address is unknown."""
-    found: dict[tuple[str, str], object] = {}
-    for t in mailtls_run.targets("mx"):
-        if t.domain != target.domain or t.host is None or t.ip is None:
-            continue
-        obs, _sni = _session(mailtls_run, t)
-        found[(t.host, t.ip)] = obs
-        if obs is not None:
-            _record(request, obs)
-    return found
-
-
-@pytest.fixture
-def tlsscan(request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun) -> TlsScan:
-    """The hello probes of the target's address: versions, suites and groups it accepts."""
-    return _scan(request, "tlsscan", target, mailtls_run)
-
-
-@pytest.fixture
-def tlsversions(request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun) -> TlsScan:
-    """Hello probes of the legacy versions only (SSL 2.0 to TLS 1.1), for submission ports."""
-    return _scan(request, "tlsversions", target, mailtls_run)
-
-
-def _scan(request: pytest.FixtureRequest, name: str, target: Target, state: MailtlsRun) -> TlsScan:
-    obs = _observation(request, name, target, state)
-    return observed(obs, TlsScan, target.id)
-
-
 # ---------------------------------------------------------------- verdicts and evidence
-
-
-def _message(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
-    text = str(excinfo.value).strip()
-    if isinstance(excinfo.value, AssertionError):
-        text = text.split("\nassert ", 1)[0].strip()
-        if text.startswith("assert "):
-            text = "assertion failed: " + text
-    return text or type(excinfo.value).__name__
-
-
-def _classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str, str] | None:
-    if report.when == "teardown" or (report.when == "setup" and report.passed):
-        return None
-    if report.skipped:
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        reason = reason.removeprefix("Skipped: ")
-        return "not_applicable", reason.removeprefix(NA_PREFIX)
-    if report.passed:
-        return "pass", ""
-    assert call.excinfo is not None
-    exc = call.excinfo.value
-    if isinstance(exc, Advisory):
-        return "warn", _message(call.excinfo)
-    if isinstance(exc, Inconclusive):
-        return "error", _message(call.excinfo)
-    if isinstance(exc, AssertionError) and report.when == "call":
-        return "fail", _message(call.excinfo)
-    return "error", f"internal error in the check: {type(exc).__name__}: {_message(call.excinfo)}"
-
-
-def _is_verdict(item: pytest.Item, call: pytest.CallInfo[None]) -> bool:
-    """The exception states a verdict of a mailtls check (its message is the finding)."""
-    if call.excinfo is None or item.get_closest_marker("requirement") is None:
-        return False
-    exc = call.excinfo.value
-    return isinstance(exc, Advisory | Inconclusive) or (
-        isinstance(exc, AssertionError) and call.when == "call"
-    )
 
 
 @pytest.hookimpl(tryfirst=True, specname="pytest_runtest_makereport")
 def pytest_runtest_makereport_verdict(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> pytest.TestReport | None:
-    """The report of a fail, warn or error verdict, built without pytest's traceback formatting.
-
-    pytest formats every failure as a traceback, re-reading and parsing (``ast``) the source of
-    every frame: about 40 ms a row for an error raised in a fixture, 30 times a pass. The verdict
-    message is the finding, so the long representation is the message (the wrapper below then
-    writes the final text); any other exception is a bug in a check and keeps its traceback.
-    """
-    if not _is_verdict(item, call):
-        return None
-    assert call.excinfo is not None  # checked by _is_verdict
-    return pytest.TestReport(
-        item.nodeid,
-        item.location,
-        dict.fromkeys(item.keywords, 1),
-        "failed",
-        _message(call.excinfo),
-        call.when,  # type: ignore[arg-type]  # never "collect" for a test item
-        [(f"Captured {key} {when}", text) for when, key, text in item._report_sections],
-        call.duration,
-        call.start,
-        call.stop,
-        user_properties=item.user_properties,
-    )
+    """A verdict's report without pytest's traceback formatting (:func:`outcomes.verdict_report`)."""
+    return outcomes.verdict_report(item, call)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -548,89 +320,10 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     marker = item.get_closest_marker("requirement")
-    if (
-        marker is None
-        or not isinstance(item, pytest.Function)
-        or "target" not in item.callspec.params
-    ):
+    if marker is None or not isinstance(item, pytest.Function):
         return report
-    decided = _classify(report, call)
-    if decided is None:
-        return report
-    verdict, message = decided
-    state = item.config.stash[RUN]
-    target = item.callspec.params["target"]
-    assert isinstance(target, Target)
-    req = requirements.get(marker.args[0])
-    profile = state.profile_for(target.domain)
-    waived, waiver = False, None
-    if verdict == "warn" and not state.strict:
-        report.outcome = "passed"
-        report.longrepr = None
-    if verdict in ("fail", "warn"):
-        waived, note, waiver = _apply_waiver(state, target, req.id, report, message)
-        message += note
-    if verdict != "pass" and report.longrepr is not None and not report.skipped:
-        # A short, readable finding instead of a traceback: the check's code is not the evidence.
-        report.longrepr = (
-            f"{req.id} [{verdict}] {message}\n  rule ({profile}): {req.rule_for(profile)}\n"
-            f"  fix: {req.fix}"
-        )
-    report.mailtls_verdict = verdict  # type: ignore[attr-defined]
-    # The report columns and --junitxml <properties> (read from the item at teardown) use these.
-    properties = [
-        ("requirement", req.id),
-        ("verdict", verdict),
-        ("profile", profile),
-        ("severity", req.severity_for(profile)),
-        ("citation", req.citation_text()),
-        ("domain", target.domain),
-        ("host", target.host or ""),
-        ("ip", target.ip or ""),
-        ("waived", "true" if waived else "false"),
-    ]
-    report.user_properties += properties
-    item.user_properties += properties
-    evidence = item.stash.get(EVIDENCE, [])
-    report_plugin.attach_extras(item.config, report, req, verdict, message, evidence)
-    state.results[item.nodeid] = {
-        "test": item.nodeid,
-        "requirement": req.id,
-        "domain": target.domain,
-        "host": target.host,
-        "ip": target.ip,
-        "port": target.port,
-        "verdict": verdict,
-        "message": message,
-        "profile": profile,
-        "severity": req.severity_for(profile),
-        "citation": _citations(req.id),  # one shared list per requirement, not one per row
-        "waived": waived,
-        "waiver": waiver,
-        "evidence": list(evidence),  # observation objects, shared; JSON-encoded when written
-    }
+    callspec = getattr(item, "callspec", None)
+    target = callspec.params.get("target") if callspec is not None else None
+    if isinstance(target, Target):
+        outcomes.record(item, report, call, str(marker.args[0]), target)
     return report
-
-
-@functools.cache
-def _citations(req_id: str) -> list[dict[str, Any]]:
-    return [c.as_json() for c in requirements.get(req_id).citations]
-
-
-def _apply_waiver(
-    state: MailtlsRun, target: Target, req_id: str, report: pytest.TestReport, message: str
-) -> tuple[bool, str, dict[str, Any] | None]:
-    """(waived, note for the message, the waiver as data) for a fail or warn result."""
-    today = dt.datetime.now(dt.UTC).date()
-    for waiver in state.domain(target.domain).waivers:
-        if not waiver.covers(req_id, target.host):
-            continue
-        info = {"reason": waiver.reason, "expires": str(waiver.expires), "expired": False}
-        if waiver.expired(today):
-            info["expired"] = True
-            return False, f" [waiver expired on {waiver.expires}: {waiver.reason}]", info
-        if report.failed:
-            report.outcome = "skipped"
-            report.wasxfail = f"waived until {waiver.expires}: {waiver.reason}"
-        return True, f" [waived until {waiver.expires}: {waiver.reason}]", info
-    return False, "", None

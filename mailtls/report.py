@@ -173,9 +173,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             observations.setdefault(key, to_jsonable(obs))
         return digests[id(obs)]
 
-    document["results"] = [
-        {**r, "evidence": [ref(e) for e in r["evidence"]]} for r in state.results.values()
-    ]
+    document["results"] = [r.as_json(ref) for r in state.results.values()]
     document["observations"] = observations
     state.evidence_json.parent.mkdir(parents=True, exist_ok=True)
     state.evidence_json.write_text(

@@ -23,6 +23,7 @@ from mailtls.observations import Discovery, SubmissionDiscovery
 from mailtls.probes import senderauth
 from mailtls.probes.dns import DnsClient, ResolverAddress, parse_resolver
 from mailtls.probes.smtp import SmtpSettings
+from mailtls.results import Result
 from mailtls.targets import Target, domain_target, mx_targets, submission_targets
 
 RUN = pytest.StashKey["MailtlsRun"]()
@@ -65,7 +66,7 @@ class MailtlsRun:
     submission_discoveries: dict[str, SubmissionDiscovery] | None = None
     sender_auths: dict[str, senderauth.SenderAuth | str] | None = None
     observations: dict[tuple[str, Hashable], object] = field(default_factory=dict)
-    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    results: dict[str, Result] = field(default_factory=dict)
     probing_seconds: float = 0.0
     shard: tuple[int, int] | None = None  # --shard=K/N
     shard_balance: bool = False
@@ -201,7 +202,7 @@ class MailtlsRun:
                 hits = [
                     r
                     for r in self.results.values()
-                    if r["domain"] == dom.name and w.covers(r["requirement"], r["host"])
+                    if r.domain == dom.name and w.covers(r.requirement, r.host)
                 ]
                 scope = f"{w.requirement} on {dom.name}" + (
                     f" ({', '.join(w.hosts)})" if w.hosts else ""

@@ -16,13 +16,14 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
-from mailtls.observations import Discovery, Endpoint, PolicyFetch, SmtpObservation
+from mailtls.observations import Discovery, Endpoint, PolicyFetch, SmtpObservation, TlsScan
 from mailtls.probes.dns import DnsClient
 from mailtls.probes.https import POLICY_PATH, fetch_policy
 from mailtls.probes.smtp import SmtpSettings, probe_smtp
 from mailtls.probes.tlsscan import DEFAULT_BUDGET, probe_tlsscan
-from mailtls.sharing import address_key, probe_sni
+from mailtls.sharing import SniProbe, address_key, probe_sni
 from mailtls.targets import Target
 
 Job = tuple[str, Hashable]
@@ -48,38 +49,50 @@ class ProbeCrash:
     message: str
 
 
+KeyT = TypeVar("KeyT", bound=Hashable)
+ObsT = TypeVar("ObsT")
+
+
 @dataclass(frozen=True)
-class ProbeKind:
-    """How one fixture's observation is keyed and produced."""
+class ProbeKind(Generic[KeyT, ObsT]):
+    """How one fixture's observation is keyed (``KeyT``) and produced (``ObsT``, or a ProbeCrash)."""
 
     fixture: str
-    key: Callable[[Target], Hashable | None]
-    ip: Callable[[Hashable], str]
-    run: Callable[[Hashable, ProbeContext, dict[Job, object]], object]
+    key: Callable[[Target], KeyT | None]
+    ip: Callable[[KeyT], str]
+    run: Callable[[KeyT, ProbeContext, dict[Job, object]], ObsT]
+    observation: type[ObsT]  # what ``run`` returns
     after: str | None = None  # a probe whose observations of the same address this one reads
     order: int = 0  # probes of one address run by this order (dependencies first)
 
+    def made(self, observations: Mapping[Job, object], key: KeyT) -> ObsT | ProbeCrash | None:
+        """This probe's observation for ``key`` in a run's results: None where it was not
+        made (never planned, or not an observation of this probe's type)."""
+        found = observations.get((self.fixture, key))
+        if isinstance(found, self.observation | ProbeCrash):
+            return found
+        return None
 
-def _address_key(target: Target) -> Hashable | None:
-    """One SMTP session and one hello scan per address and port, whatever names point at it."""
-    return address_key(target)
+    def lookup(
+        self, observations: Mapping[Job, object], target: Target
+    ) -> ObsT | ProbeCrash | None:
+        """This probe's observation for ``target`` (None where the target has no key)."""
+        key = self.key(target)
+        return None if key is None else self.made(observations, key)
 
 
-def _ip(key: Hashable) -> str:
-    assert isinstance(key, Endpoint)
+def _ip(key: Endpoint) -> str:
     return key.ip
 
 
-def _run_smtp(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) -> object:
-    assert isinstance(key, Endpoint)
+def _run_smtp(key: Endpoint, ctx: ProbeContext, earlier: dict[Job, object]) -> SmtpObservation:
     names = ctx.names.get(key, ())
     sni = names[0] if names else None
     return probe_smtp(Endpoint(key.ip, key.port, sni, key.implicit_tls), ctx.smtp)
 
 
-def _run_sni(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) -> object:
+def _run_sni(key: Endpoint, ctx: ProbeContext, earlier: dict[Job, object]) -> SniProbe:
     """After the session and the scan of a shared address, with what is left of its budget."""
-    assert isinstance(key, Endpoint)
     shared = earlier.get(("smtp", key))
     scans = [o for (n, k), o in earlier.items() if n in ("tlsscan", "tlsversions") and k == key]
     used = getattr(shared, "connections", 0) + sum(getattr(o, "connections", 0) for o in scans)
@@ -92,18 +105,17 @@ def _run_sni(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) -> ob
     )
 
 
-def _run_tlsscan(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) -> object:
+def _run_tlsscan(key: Endpoint, ctx: ProbeContext, earlier: dict[Job, object]) -> TlsScan:
     return _scan(key, ctx, earlier, versions_only=False)
 
 
-def _run_tlsversions(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) -> object:
+def _run_tlsversions(key: Endpoint, ctx: ProbeContext, earlier: dict[Job, object]) -> TlsScan:
     return _scan(key, ctx, earlier, versions_only=True)
 
 
 def _scan(
-    key: Hashable, ctx: ProbeContext, earlier: dict[Job, object], versions_only: bool
-) -> object:
-    assert isinstance(key, Endpoint)
+    key: Endpoint, ctx: ProbeContext, earlier: dict[Job, object], versions_only: bool
+) -> TlsScan:
     sessions = [
         obs
         for (name, k), obs in earlier.items()
@@ -118,17 +130,20 @@ def _scan(
     return probe_tlsscan(endpoint, ctx.smtp, sessions, ctx.budget, versions_only)
 
 
-def _policy_key(target: Target) -> Hashable | None:
+PolicyKey = tuple[str, str]  # ("mta-sts", domain)
+
+
+def _policy_key(target: Target) -> PolicyKey | None:
     return ("mta-sts", target.domain)  # per domain, for domain and MX checks alike
 
 
-def _policy_ip(key: Hashable) -> str:
-    assert isinstance(key, tuple)
+def _policy_ip(key: PolicyKey) -> str:
     return f"mta-sts.{key[1]}"  # one fetch per policy host; its address is resolved in the probe
 
 
-def _run_policy(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) -> object:
-    assert isinstance(key, tuple) and ctx.dns is not None and ctx.ca_bundle is not None
+def _run_policy(key: PolicyKey, ctx: ProbeContext, earlier: dict[Job, object]) -> PolicyFetch:
+    if ctx.dns is None or ctx.ca_bundle is None:
+        raise ValueError("the MTA-STS policy fetch needs a resolver and a CA bundle")
     domain = key[1]
     found = ctx.discoveries.get(domain)
     skipped = None
@@ -162,16 +177,28 @@ def _run_policy(key: Hashable, ctx: ProbeContext, earlier: dict[Job, object]) ->
     return fetch_policy(domain, ctx.dns, ctx.ca_bundle, ctx.smtp.timeout, skipped)
 
 
-PROBES: dict[str, ProbeKind] = {
-    "mtasts_policy": ProbeKind("mtasts_policy", _policy_key, _policy_ip, _run_policy),
-    "smtp": ProbeKind("smtp", _address_key, _ip, _run_smtp),
-    # The full scan for MX addresses; the submission checks need the versions only.
-    "tlsscan": ProbeKind("tlsscan", _address_key, _ip, _run_tlsscan, after="smtp", order=1),
-    "tlsversions": ProbeKind(
-        "tlsversions", _address_key, _ip, _run_tlsversions, after="smtp", order=1
-    ),
-    # Not a fixture: planned with the session of an address that several names share.
-    "sni": ProbeKind("sni", _address_key, _ip, _run_sni, after="smtp", order=2),
+# One SMTP session and one hello scan per address and port, whatever names point at it.
+MTASTS_POLICY: ProbeKind[PolicyKey, PolicyFetch] = ProbeKind(
+    "mtasts_policy", _policy_key, _policy_ip, _run_policy, PolicyFetch
+)
+SMTP: ProbeKind[Endpoint, SmtpObservation] = ProbeKind(
+    "smtp", address_key, _ip, _run_smtp, SmtpObservation
+)
+# The full scan for MX addresses; the submission checks need the versions only.
+TLSSCAN: ProbeKind[Endpoint, TlsScan] = ProbeKind(
+    "tlsscan", address_key, _ip, _run_tlsscan, TlsScan, after="smtp", order=1
+)
+TLSVERSIONS: ProbeKind[Endpoint, TlsScan] = ProbeKind(
+    "tlsversions", address_key, _ip, _run_tlsversions, TlsScan, after="smtp", order=1
+)
+# Not a fixture: planned with the session of an address that several names share.
+SNI: ProbeKind[Endpoint, SniProbe] = ProbeKind(
+    "sni", address_key, _ip, _run_sni, SniProbe, after="smtp", order=2
+)
+#: Every probe by name, for planning and running (each entry's own type says its key and
+#: observation; callers that know which probe they want use the constants above).
+PROBES: dict[str, ProbeKind[Any, Any]] = {
+    k.fixture: k for k in (MTASTS_POLICY, SMTP, TLSSCAN, TLSVERSIONS, SNI)
 }
 
 

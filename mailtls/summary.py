@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 from importlib import resources
@@ -26,6 +26,7 @@ from typing import Any
 from mailtls import __version__, requirements
 from mailtls.evidence import digest, render_html
 from mailtls.expiry import SeenCertificate, seen_certificates
+from mailtls.results import Result
 from mailtls.runstate import MailtlsRun
 
 ORDER = ("fail", "error", "warn", "pass", "not_applicable")
@@ -62,8 +63,8 @@ def asset(name: str) -> str:
     return resources.files("mailtls").joinpath("assets", name).read_text("utf-8")
 
 
-def verdict_label(res: Mapping[str, Any]) -> str:
-    return SHORT[res["verdict"]] + (" (waived)" if res.get("waived") else "")
+def verdict_label(res: Result) -> str:
+    return SHORT[res.verdict] + (" (waived)" if res.waived else "")
 
 
 def evidence_buttons(digests: Iterable[str]) -> str:
@@ -117,19 +118,18 @@ def _worst(counts: Counter[str]) -> str:
     return next((v for v in ORDER if counts[v]), "none")
 
 
-def _matrix(state: MailtlsRun, results: Sequence[Mapping[str, Any]]) -> str:
+def _matrix(state: MailtlsRun, results: Sequence[Result]) -> str:
     assert state.inventory is not None
     counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     families: list[str] = []
-    headline: dict[str, Mapping[str, Any]] = {}
+    headline: dict[str, Result] = {}
     for res in results:
-        if res["requirement"] == HEADLINE:
-            headline[res["domain"]] = res
-        fam = requirements.get(res["requirement"]).family
+        if res.requirement == HEADLINE:
+            headline[res.domain] = res
+        fam = requirements.get(res.requirement).family
         if fam not in families:
             families.append(fam)
-        verdict = "pass" if res.get("waived") else res["verdict"]  # waived: visible, not red
-        counts[(res["domain"], fam)][verdict] += 1
+        counts[(res.domain, fam)][res.gating_verdict] += 1  # waived: visible, not red
     head = "".join(f"<th>{escape(f)}</th>" for f in families)
     if headline:
         head = f"<th title='{HEADLINE}'>downgrade-protected?</th>" + head
@@ -139,9 +139,9 @@ def _matrix(state: MailtlsRun, results: Sequence[Mapping[str, Any]]) -> str:
         if headline:
             h = headline.get(dom.name)
             word = verdict_label(h) if h else "-"
-            why = (h or {}).get("message", "") or "every MX is protected by DANE or MTA-STS enforce"
+            why = (h.message if h else "") or "every MX is protected by DANE or MTA-STS enforce"
             short = why if len(why) <= 160 else why[:157] + "..."
-            cls = ("pass" if h.get("waived") else h["verdict"]) if h else "none"
+            cls = h.gating_verdict if h else "none"
             cells.append(f"<td class='mt-{escape(cls)}'><b>{escape(word)}</b> {escape(short)}</td>")
         for fam in families:
             c = counts.get((dom.name, fam), Counter())
@@ -164,27 +164,27 @@ def _matrix(state: MailtlsRun, results: Sequence[Mapping[str, Any]]) -> str:
 @dataclass
 class _Group:
     req: requirements.Requirement
-    rows: list[Mapping[str, Any]]
+    rows: list[Result]
 
     def sort_key(self) -> tuple[int, int, str]:
-        gating = any(r["verdict"] in ("fail", "error") and not r.get("waived") for r in self.rows)
-        severity = min(SEVERITY_RANK[r["severity"]] for r in self.rows)
+        gating = any(r.verdict in ("fail", "error") and not r.waived for r in self.rows)
+        severity = min(SEVERITY_RANK[r.severity] for r in self.rows)
         return (0 if gating else 1, severity, self.req.id)
 
 
-def _finding_row(res: Mapping[str, Any], index: EvidenceIndex) -> str:
-    refs = [index.ref(e) for e in res["evidence"]]
+def _finding_row(res: Result, index: EvidenceIndex) -> str:
+    refs = [index.ref(e) for e in res.evidence]
     cells = (
-        res["domain"],
-        res.get("host") or "",
-        res.get("ip") or "",
-        res["profile"],
-        res["severity"],
+        res.domain,
+        res.host or "",
+        res.ip or "",
+        res.profile,
+        res.severity,
         verdict_label(res),
-        res["message"],
+        res.message,
     )
     tds = "".join(f"<td>{escape(str(c))}</td>" for c in cells)
-    return f"<tr class='mt-{escape(res['verdict'])}'>{tds}<td>{evidence_buttons(refs)}</td></tr>"
+    return f"<tr class='mt-{escape(res.verdict)}'>{tds}<td>{evidence_buttons(refs)}</td></tr>"
 
 
 def _citations(req: requirements.Requirement) -> str:
@@ -199,8 +199,8 @@ def _group_html(group: _Group, index: EvidenceIndex) -> str:
     req = group.req
     counts = Counter(verdict_label(r) for r in group.rows)
     tally = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
-    severities = sorted({r["severity"] for r in group.rows}, key=SEVERITY_RANK.__getitem__)
-    profiles = sorted({r["profile"] for r in group.rows})
+    severities = sorted({r.severity for r in group.rows}, key=SEVERITY_RANK.__getitem__)
+    profiles = sorted({r.profile for r in group.rows})
     rules = "".join(
         f"<p><b>Rule ({escape(p)}):</b> {escape(req.rule_for(p))}</p>" for p in profiles
     )
@@ -216,11 +216,11 @@ def _group_html(group: _Group, index: EvidenceIndex) -> str:
     )
 
 
-def _findings(results: Sequence[Mapping[str, Any]], index: EvidenceIndex) -> str:
+def _findings(results: Sequence[Result], index: EvidenceIndex) -> str:
     groups: dict[str, _Group] = {}
     for res in results:
-        if res["verdict"] in FINDINGS:
-            req = requirements.get(res["requirement"])
+        if res.verdict in FINDINGS:
+            req = requirements.get(res.requirement)
             groups.setdefault(req.id, _Group(req, [])).rows.append(res)
     ordered = sorted(groups.values(), key=_Group.sort_key)
     total = sum(len(g.rows) for g in ordered)
@@ -276,31 +276,31 @@ def _expiry(observations: Iterable[object], now: dt.datetime) -> str:
 # ---------------------------------------------------------------- every result, on demand
 
 
-def _domains(state: MailtlsRun, results: Sequence[Mapping[str, Any]], index: EvidenceIndex) -> str:
+def _domains(state: MailtlsRun, results: Sequence[Result], index: EvidenceIndex) -> str:
     """Every result as compact JSON per domain; report.js draws a domain when it is opened."""
     assert state.inventory is not None
-    reqs = list(dict.fromkeys(r["requirement"] for r in results))
+    reqs = list(dict.fromkeys(r.requirement for r in results))
     req_pos = {rid: i for i, rid in enumerate(reqs)}
-    by_domain: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    by_domain: dict[str, list[Result]] = defaultdict(list)
     for res in results:
-        by_domain[res["domain"]].append(res)
+        by_domain[res.domain].append(res)
     rows: dict[str, list[list[Any]]] = {}
     sections = []
     for dom in state.inventory.domains:
         mine = by_domain.get(dom.name, [])
         rows[dom.name] = [
             [
-                req_pos[r["requirement"]],
+                req_pos[r.requirement],
                 verdict_label(r),
-                r.get("host") or "",
-                r.get("ip") or "",
-                r["severity"],
-                r["message"],
-                [index.ref(e) for e in r["evidence"]],
+                r.host or "",
+                r.ip or "",
+                r.severity,
+                r.message,
+                [index.ref(e) for e in r.evidence],
             ]
             for r in mine
         ]
-        c = Counter(r["verdict"] for r in mine)
+        c: Counter[str] = Counter(r.verdict for r in mine)
         tally = ", ".join(f"{c[v]} {SHORT[v]}" for v in ORDER if c[v]) or "no results"
         sections.append(
             f"<details class='mt-domain' id='dom-{escape(dom.name)}' data-domain='{escape(dom.name)}'>"
@@ -324,7 +324,7 @@ def _evidence_store(index: EvidenceIndex) -> str:
 def summary_html(state: MailtlsRun, index: EvidenceIndex) -> str:
     """Everything above pytest-html's results table, plus the inert data and the page script."""
     results = list(state.results.values())
-    table_rows = sum(1 for r in results if r["verdict"] in FINDINGS)
+    table_rows = sum(1 for r in results if r.verdict in FINDINGS)
     meta = {
         "tableRows": table_rows,
         "limit": TABLE_LIMIT,
@@ -355,15 +355,15 @@ def summary_html(state: MailtlsRun, index: EvidenceIndex) -> str:
     )
 
 
-def _outcomes(results: Sequence[Mapping[str, Any]], strict: bool) -> list[list[Any]]:
+def _outcomes(results: Sequence[Result], strict: bool) -> list[list[Any]]:
     """pytest-html's outcome categories of the findings, most urgent first, with their counts."""
     counts: Counter[str] = Counter()
     for r in results:
-        if r["verdict"] not in FINDINGS:
+        if r.verdict not in FINDINGS:
             continue
-        if r.get("waived"):
+        if r.waived:
             counts["xfailed"] += 1
-        elif r["verdict"] == "warn" and not strict:
+        elif r.verdict == "warn" and not strict:
             counts["passed"] += 1
         else:
             counts["failed"] += 1  # our errors are failed call reports too

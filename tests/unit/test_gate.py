@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mailtls.gate import decide, result_key
+from mailtls.results import Result
+from mailtls.verdicts import Verdict
 
 
 def r(
-    req: str, verdict: str, host: str | None = "mx.a.example", waived: bool = False
-) -> dict[str, Any]:
-    return {
-        "requirement": req,
-        "domain": "a.example",
-        "host": host,
-        "ip": "192.0.2.1",
-        "verdict": verdict,
-        "message": "m",
-        "waived": waived,
-    }
+    req: str, verdict: Verdict, host: str | None = "mx.a.example", waived: bool = False
+) -> Result:
+    return Result(
+        test=f"checks/test_x.py::test_{req}",
+        requirement=req,
+        domain="a.example",
+        host=host,
+        ip="192.0.2.1",
+        port=None,
+        verdict=verdict,
+        message="m",
+        profile="nist",
+        severity="high",
+        citation=(),
+        waived=waived,
+        waiver=None,
+        evidence=(),
+    )
 
 
 def test_fail_gates_warn_does_not_unless_strict() -> None:

@@ -14,7 +14,7 @@ import ast
 import inspect
 from pathlib import Path
 
-from mailtls import plugin
+from mailtls import authfixtures, fixtures
 from mailtls.probes import tlsscan
 from mailtls.scheduler import PROBES
 from tests.conftest import REPO
@@ -41,7 +41,8 @@ def _checks() -> list[tuple[Path, ast.FunctionDef]]:
 def _plugin_fixtures() -> set[str]:
     return {
         name
-        for name, obj in inspect.getmembers(plugin)
+        for module in (fixtures, authfixtures)
+        for name, obj in inspect.getmembers(module)
         if hasattr(obj, "_fixture_function_marker") or hasattr(obj, "_pytestfixturefunction")
     } | {"target"}
 

@@ -3,7 +3,11 @@ small inline check module and a tiny inventory, no network and no testbed.
 
 The inline check asserts DNSSEC-DOMAIN (domain scope: one target per domain, no probe) and acts
 out the verdict its domain is named after, so each test states the outcome it expects of the
-plugin: the verdict rows in --evidence-json, pytest's counts, the exit status, the messages."""
+plugin: the verdict rows in --evidence-json, pytest's counts, the exit status, the messages.
+
+The plugin asks the resolver one canary question before collecting: the inner runs' resolver is
+a small UDP server of ours on loopback that answers every query (REFUSED), so
+they need no network (in a network namespace the system resolver is unreachable)."""
 
 from __future__ import annotations
 
@@ -37,15 +41,22 @@ def test_acts_out_its_domain(target):
         raise KeyError("oops")
 """
 USAGE = pytest.ExitCode.USAGE_ERROR
-#: The inner runs' resolver: it answers the plugin's canary (REFUSED) and nothing else is asked.
-RESOLVER = f"--resolver={ADDRESS}:5320"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def resolver() -> Iterator[FadingResolver]:
+@pytest.fixture(scope="module")
+def answering_resolver() -> Iterator[str]:
+    """IP:PORT of a UDP server of ours that answers every DNS query (REFUSED), in the testbed's
+    address range (tests/support/dnsstub.py)."""
     server = FadingResolver(5320, answers=10**9)
-    yield server
+    yield f"{ADDRESS}:5320"
     server.close()
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, answering_resolver: str) -> pytest.Pytester:
+    """The inner runs ask our answering resolver (an ini file in the run's folder)."""
+    pytester.makeini(f"[pytest]\naddopts = --resolver={answering_resolver}\n")
+    return pytester
 
 
 def _run(
@@ -60,7 +71,6 @@ def _run(
     result = pytester.runpytest(
         "test_checks.py",
         "--inventory=inventory.yaml",
-        RESOLVER,
         "--evidence-json=evidence.json",
         "-p",
         "no:randomly",
@@ -166,19 +176,11 @@ def _one_usage_error(result: pytest.RunResult, message: str) -> None:
     assert "Traceback" not in out
 
 
-# Known gap: these two usage errors are raised in pytest_generate_tests, which pytest reports as
-# a collection error (exit 2, with a traceback through pluggy), not as a usage error (exit 4).
-# The fix belongs to the plugin (plugin.py is being split into hooks and fixtures, issue 14).
-COLLECTION_TIME = pytest.mark.xfail(
-    reason="plugin.py raises UsageError while collecting: exit 2 and a traceback (issue 16)",
-    strict=True,
-)
-
-
-@COLLECTION_TIME
 def test_checks_without_an_inventory_are_one_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_checks=CHECKS)
-    _one_usage_error(pytester.runpytest("test_checks.py"), "the compliance checks need an inventory")
+    _one_usage_error(
+        pytester.runpytest("test_checks.py"), "the compliance checks need an inventory"
+    )
 
 
 @pytest.mark.parametrize(
@@ -196,12 +198,11 @@ def test_a_bad_inventory_is_one_usage_error(
     _one_usage_error(pytester.runpytest("test_checks.py", "--inventory=inventory.yaml"), message)
 
 
-@COLLECTION_TIME
 def test_a_check_without_the_target_fixture_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_checks='import pytest\n\n@pytest.mark.requirement("DNSSEC-DOMAIN")\n'
         "def test_no_target():\n    pass\n"
     )
     pytester.makefile(".yaml", inventory="domains: [a.example]\n")
-    result = pytester.runpytest("test_checks.py", "--inventory=inventory.yaml", RESOLVER)
+    result = pytester.runpytest("test_checks.py", "--inventory=inventory.yaml")
     _one_usage_error(result, "a check must take the 'target' fixture")
