@@ -90,9 +90,10 @@ def _questions_read() -> dict[str, set[str]]:
 
 def _questions_the_plan_answers() -> set[str]:
     """Questions a hello of the plan asks (refusal answers) or the plan answers directly."""
-    tree = ast.parse(Path(tlsscan.__file__).read_text())
-    answered: set[str] = set(tlsscan._VERSION_QUESTION.values()) | set(tlsscan.BUNDLE_QUESTIONS)
-    for node in ast.walk(tree):
+    package = Path(tlsscan.__file__).parent
+    trees = [ast.parse(p.read_text()) for p in sorted(package.glob("*.py"))]
+    answered: set[str] = set(tlsscan.VERSION_QUESTION.values()) | set(tlsscan.BUNDLE_QUESTIONS)
+    for node in (n for tree in trees for n in ast.walk(tree)):
         if isinstance(node, ast.keyword) and node.arg == "refusal_answers":
             answered |= {
                 c.value
@@ -102,7 +103,7 @@ def _questions_the_plan_answers() -> set[str]:
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "_answer"
+            and node.func.attr == "answer"
             and node.args
             and isinstance(node.args[0], ast.Constant)
         ):
