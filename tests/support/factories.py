@@ -166,9 +166,19 @@ def session(
     )
 
 
-def stopped(stage: str, kind: FailureKind, message: str, **fields: object) -> SmtpObservation:
-    """A session that ended at ``stage``: nothing after it was seen."""
-    seen: dict[str, object] = {"ehlo_tls": None}
+def stopped(
+    stage: str,
+    kind: FailureKind,
+    message: str,
+    connection_refused: bool = False,
+    **fields: object,
+) -> SmtpObservation:
+    """A session that ended at ``stage``: nothing after it was seen. ``connection_refused``:
+    the host answered the connect with a RST (nothing listens on the port)."""
+    seen: dict[str, object] = {
+        "ehlo_tls": None,
+        "failure": ProbeFailure(stage, kind, message, connection_refused),
+    }
     if stage in ("connect", "banner"):
         seen.update(banner=None, ehlo=None)
     if stage in ("connect", "banner", "ehlo", "starttls", "tls"):
@@ -230,4 +240,6 @@ def tls_scan(
         budget=10,
         skipped=skipped,
         stopped=stopped,
+        skip_kind="not_tested" if skipped else None,
+        stop_kind="inconclusive" if stopped else None,
     )
