@@ -14,7 +14,7 @@ import ast
 import inspect
 from pathlib import Path
 
-from mailtls import plugin
+from mailtls import authfixtures, plugin
 from mailtls.probes import tlsscan
 from mailtls.scheduler import PROBES
 from tests.conftest import REPO
@@ -25,6 +25,13 @@ CHECKS = sorted((REPO / "checks").glob("test_*.py"))
 #: every MX session of the domain, planned in pytest_collection_finish).
 DERIVED = {"dane", "mx_sessions", "discovery", "submission_discovery"}
 CONTEXT = {"target", "profile", "requirement", "domain_settings", "mailtls_run"}
+#: The sender-authentication fixtures (issue 13): DNS lookups made once for every domain by the
+#: run state, not probes of the scheduler's plan.
+SENDER_AUTH = {
+    name
+    for name, obj in inspect.getmembers(authfixtures)
+    if hasattr(obj, "_fixture_function_marker") or hasattr(obj, "_pytestfixturefunction")
+}
 READERS = {"_yes", "_known", "_left_open_by_limit", "answer"}
 
 
@@ -48,10 +55,11 @@ def _plugin_fixtures() -> set[str]:
 def test_every_check_takes_only_provided_and_planned_fixtures() -> None:
     provided = _plugin_fixtures()
     assert {"smtp", "tlsscan", "dane"} <= provided, provided
+    assert {"spf", "dkim", "dmarc"} == SENDER_AUTH, SENDER_AUTH
     for path, fn in _checks():
         for arg in (a.arg for a in fn.args.args):
             assert arg in provided, f"{path.name}::{fn.name}: fixture {arg!r} is not provided"
-            assert arg in PROBES or arg in DERIVED or arg in CONTEXT, (
+            assert arg in PROBES or arg in DERIVED or arg in CONTEXT or arg in SENDER_AUTH, (
                 f"{path.name}::{fn.name}: {arg!r} is neither a planned probe nor derived from one"
             )
 
