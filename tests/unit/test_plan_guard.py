@@ -26,6 +26,13 @@ CHECKS = sorted((REPO / "checks").glob("test_*.py"))
 #: from the domain's DNS lookups, made once per domain like discovery: runstate.sender_auth).
 DERIVED = {"dane", "mx_sessions", "discovery", "submission_discovery", "spf", "dkim", "dmarc"}
 CONTEXT = {"target", "profile", "requirement", "domain_settings", "mailtls_run"}
+#: The sender-authentication fixtures (issue 13): DNS lookups made once for every domain by the
+#: run state, not probes of the scheduler's plan.
+SENDER_AUTH = {
+    name
+    for name, obj in inspect.getmembers(authfixtures)
+    if hasattr(obj, "_fixture_function_marker") or hasattr(obj, "_pytestfixturefunction")
+}
 READERS = {"_yes", "_known", "_left_open_by_limit", "answer"}
 
 
@@ -50,10 +57,11 @@ def _plugin_fixtures() -> set[str]:
 def test_every_check_takes_only_provided_and_planned_fixtures() -> None:
     provided = _plugin_fixtures()
     assert {"smtp", "tlsscan", "dane"} <= provided, provided
+    assert {"spf", "dkim", "dmarc"} == SENDER_AUTH, SENDER_AUTH
     for path, fn in _checks():
         for arg in (a.arg for a in fn.args.args):
             assert arg in provided, f"{path.name}::{fn.name}: fixture {arg!r} is not provided"
-            assert arg in PROBES or arg in DERIVED or arg in CONTEXT, (
+            assert arg in PROBES or arg in DERIVED or arg in CONTEXT or arg in SENDER_AUTH, (
                 f"{path.name}::{fn.name}: {arg!r} is neither a planned probe nor derived from one"
             )
 
@@ -92,9 +100,10 @@ def _questions_read() -> dict[str, set[str]]:
 
 def _questions_the_plan_answers() -> set[str]:
     """Questions a hello of the plan asks (refusal answers) or the plan answers directly."""
-    tree = ast.parse(Path(tlsscan.__file__).read_text())
-    answered: set[str] = set(tlsscan._VERSION_QUESTION.values()) | set(tlsscan.BUNDLE_QUESTIONS)
-    for node in ast.walk(tree):
+    package = Path(tlsscan.__file__).parent
+    trees = [ast.parse(p.read_text()) for p in sorted(package.glob("*.py"))]
+    answered: set[str] = set(tlsscan.VERSION_QUESTION.values()) | set(tlsscan.BUNDLE_QUESTIONS)
+    for node in (n for tree in trees for n in ast.walk(tree)):
         if isinstance(node, ast.keyword) and node.arg == "refusal_answers":
             answered |= {
                 c.value
@@ -104,7 +113,7 @@ def _questions_the_plan_answers() -> set[str]:
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "_answer"
+            and node.func.attr == "answer"
             and node.args
             and isinstance(node.args[0], ast.Constant)
         ):

@@ -10,9 +10,11 @@ from mailtls.probes.tlsscan import (
     ECDHE_SUITES,
     GOOD_CURVES,
     LEGACY_SUITES,
-    _Scan,
-    _why_skip,
+    Connector,
+    Ledger,
+    bundle,
     categories,
+    why_skip,
 )
 from mailtls.tls.suites import SUITES, WEAK_SUITES, suite_by_name
 
@@ -44,12 +46,13 @@ def test_offers_contain_no_suite_an_ordinary_server_cannot_choose() -> None:
     assert not set(BAD_CURVES) & GOOD_CURVES
 
 
-def _scan() -> _Scan:
-    return _Scan(Endpoint("192.0.2.1", 25, "mx.example"), SmtpSettings("probe", 1.0), 10, 1)
+def _connector() -> Connector:
+    endpoint = Endpoint("192.0.2.1", 25, "mx.example")
+    return Connector(endpoint, SmtpSettings("probe", 1.0), Ledger(), 10, 1)
 
 
 def test_first_bundle_offers_every_bad_suite_weak_first() -> None:
-    hello = _scan().bundle("all", ["weak", "nist_bad", "nonfs", "chacha12"])
+    hello = bundle("all", ["weak", "nist_bad", "nonfs", "chacha12"])
     assert hello is not None
     offered = set(hello.suites)
     assert set(WEAK_SUITES) & set(LEGACY_SUITES) <= offered
@@ -61,45 +64,43 @@ def test_first_bundle_offers_every_bad_suite_weak_first() -> None:
 
 
 def test_bundle_leaves_out_suites_already_seen_and_listing_answers_nothing() -> None:
-    scan = _scan()
     rc4 = suite_by_name("TLS_RSA_WITH_RC4_128_SHA")
     assert rc4 is not None
-    scan.accepted_codes.add(rc4.code)
-    hello = scan.bundle("more", ["weak"], listing=True)
+    hello = bundle("more", ["weak"], seen={rc4.code}, listing=True)
     assert hello is not None and rc4.code not in hello.suites
     assert hello.refusal_answers == ()  # a refusal while listing proves nothing new
 
 
 def test_yes_is_never_overwritten_by_no() -> None:
-    scan = _scan()
-    scan._answer("weak", "yes", "hello 2")
-    scan._answer("weak", "no", "hello 3")
-    assert scan.value("weak") == "yes"
+    ledger = Ledger()
+    ledger.answer("weak", "yes", "hello 2")
+    ledger.answer("weak", "no", "hello 3")
+    assert ledger.value("weak") == "yes"
 
 
 def test_budget_counts_the_smtp_session_and_holds_for_priorities() -> None:
-    scan = _scan()  # budget 10, one SMTP session already made
-    assert [scan._reserve() for _ in range(8)] == list(range(1, 9))
-    assert scan._reserve(hold=1) is None  # the last one is kept for a more important question
-    assert scan.budget_note and "limit of 10" in scan.budget_note
-    assert scan._reserve() == 9
-    assert scan._reserve() is None
+    connector = _connector()  # budget 10, one SMTP session already made
+    assert [connector.reserve() for _ in range(8)] == list(range(1, 9))
+    assert connector.reserve(hold=1) is None  # the last one is kept for a more important question
+    assert connector.budget_note and "limit of 10" in connector.budget_note
+    assert connector.reserve() == 9
+    assert connector.reserve() is None
 
 
 def _session(**kw: object) -> SmtpObservation:
     return SmtpObservation(Endpoint("192.0.2.1", 25, "mx"), "t0", "t1", (), **kw)  # type: ignore[arg-type]
 
 
-def test_why_skip() -> None:
+def testwhy_skip() -> None:
     ehlo = SmtpReply(250, ("mx", "PIPELINING"))
-    assert _why_skip([_session(ehlo=ehlo)]) == ("no_starttls", "STARTTLS is not offered")
+    assert why_skip([_session(ehlo=ehlo)]) == ("no_starttls", "STARTTLS is not offered")
     ehlo_tls = SmtpReply(250, ("mx", "STARTTLS"))
-    refused = _why_skip([_session(ehlo=ehlo_tls, starttls=SmtpReply(454, ("busy",)))])
+    refused = why_skip([_session(ehlo=ehlo_tls, starttls=SmtpReply(454, ("busy",)))])
     assert refused is not None and refused[0] == "not_tested" and "454" in refused[1]
     tls = TlsSession("TLSv1.3", "TLS_AES_256_GCM_SHA384", 256, "mx", (), 1.0)
     ok = _session(ehlo=ehlo_tls, starttls=SmtpReply(220, ("go",)), tls=tls)
-    assert _why_skip([ok]) is None
-    assert _why_skip([]) == ("not_tested", "not tested: no SMTP session was made to this address")
+    assert why_skip([ok]) is None
+    assert why_skip([]) == ("not_tested", "not tested: no SMTP session was made to this address")
 
 
 def _result(**kw: object) -> TlsScan:
