@@ -97,7 +97,7 @@ CASES: list[tuple[Callable[..., None], dict[str, Any], Verdict, str]] = [
     ),
     (
         SUBMIT.test_submissions_implicit_tls,
-        {"smtp": f.stopped(*REFUSED, endpoint=P465, connection_refused=True)},
+        {"smtp": f.stopped(*REFUSED, endpoint=P465)},
         "fail",
         "port 465 is closed",
     ),
@@ -129,7 +129,7 @@ CASES: list[tuple[Callable[..., None], dict[str, Any], Verdict, str]] = [
     ),
     (
         SUBMIT.test_submission_starttls,
-        {"smtp": f.stopped(*REFUSED, endpoint=P587, connection_refused=True)},
+        {"smtp": f.stopped(*REFUSED, endpoint=P587)},
         "not_applicable",
         "port 587 is closed",
     ),
@@ -148,7 +148,7 @@ CASES: list[tuple[Callable[..., None], dict[str, Any], Verdict, str]] = [
     ),
     (
         SUBMIT.test_submission_no_auth_before_tls,
-        {"smtp": f.stopped(*REFUSED, endpoint=P587, connection_refused=True)},
+        {"smtp": f.stopped(*REFUSED, endpoint=P587)},
         "not_applicable",
         "port 587 is closed",
     ),
