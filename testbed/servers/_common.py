@@ -38,6 +38,13 @@ def in_testbed_range(ip: str) -> bool:
         return False
 
 
+def check_address(text: str) -> str:
+    """An argparse type: one IPv4 address within the testbed's range."""
+    if not in_testbed_range(text):
+        raise argparse.ArgumentTypeError(f"{text} is outside {RANGE}")
+    return text
+
+
 def check_bind_base(base: str) -> str:
     """An argparse type: a three-octet prefix ``127.0.1X`` (X in 0-9), the testbed's range."""
     try:

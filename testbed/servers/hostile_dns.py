@@ -36,13 +36,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import logging.handlers
-import os
 import signal
 import struct
-import sys
 from pathlib import Path
 from typing import cast
 
@@ -55,6 +52,11 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+from _common import (  # testbed/servers/_common.py (the servers run as scripts)
+    check_address,
+    setup_logging,
+    write_pidfile,
+)
 
 TTL = 60
 HUGE_COUNT = 120  # ~3.3 KB: TC over UDP. Measured: Unbound 1.17 SERVFAILs at 300 (8.3 KB)
@@ -62,8 +64,6 @@ MAX_TCP_CONNECTIONS = 50
 TCP_READ_TIMEOUT = 10.0
 TCP_DEADLINE = 30.0
 MAX_QUERIES_PER_TCP = 20
-LOG_MAX_BYTES = 10 * 1024 * 1024
-LOG_BACKUPS = 3
 CASES = ("twosts", "garbled", "huge", "loop", "servfail", "spoof", "wrongq", "tc")
 TLSRPT = b"v=TLSRPTv1; rua=mailto:tlsrpt@%s"
 
@@ -274,34 +274,21 @@ async def serve(args: argparse.Namespace) -> None:
     tcp.close()
 
 
-def _address(text: str) -> str:
-    addr = ipaddress.IPv4Address(text)
-    if not ipaddress.IPv4Address("127.0.10.0") <= addr <= ipaddress.IPv4Address("127.0.19.255"):
-        raise argparse.ArgumentTypeError(f"{text} is outside 127.0.10.0-127.0.19.255")
-    return text
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--listen", type=_address, required=True)
+    p.add_argument("--listen", type=check_address, required=True)
     p.add_argument("--port", type=int, default=53)
     p.add_argument("--zone", default="dns17.test")
     p.add_argument(
-        "--ns-ip", type=_address, help="the glue address of ns.<zone> (default: --listen)"
+        "--ns-ip", type=check_address, help="the glue address of ns.<zone> (default: --listen)"
     )
     p.add_argument("--mx", default="mx1.good.test")
-    p.add_argument("--policy-ip", type=_address, required=True)
+    p.add_argument("--policy-ip", type=check_address, required=True)
     p.add_argument("--logfile", type=Path)
     p.add_argument("--pidfile", type=Path)
     args = p.parse_args(argv)
-    handler: logging.Handler = logging.StreamHandler(sys.stderr)
-    if args.logfile:
-        handler = logging.handlers.RotatingFileHandler(
-            args.logfile, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS
-        )
-    logging.basicConfig(level=logging.INFO, handlers=[handler], format="%(asctime)s %(message)s")
-    if args.pidfile:
-        args.pidfile.write_text(f"{os.getpid()}\n")
+    setup_logging(log, args.logfile)
+    write_pidfile(args.pidfile)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args))
     return 0

@@ -30,18 +30,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ipaddress
 import itertools
 import logging
 import logging.handlers
-import os
 import signal
 import ssl
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from _common import (  # testbed/servers/_common.py (the servers run as scripts)
+    check_address,
+    setup_logging,
+    write_pidfile,
+)
 from cryptography import x509
 
 MAX_REQUEST = 8192
@@ -51,8 +53,6 @@ MAX_CONNECTIONS = 50
 DRIP_INTERVAL = 1.0
 ENDLESS_PAUSE = 0.01  # between 16 KiB chunks: at most ~1.6 MB/s per connection
 HUGE_BYTES = 10 * 1024 * 1024
-LOG_MAX_BYTES = 10 * 1024 * 1024
-LOG_BACKUPS = 3
 
 log = logging.getLogger("hostile_web")
 Send = Callable[[asyncio.StreamWriter, bytes], Awaitable[None]]
@@ -198,9 +198,7 @@ def tls_context(pairs: list[tuple[Path, Path]]) -> ssl.SSLContext:
 
 def check_listen(item: str) -> tuple[str, str]:
     ip, _, behaviour = item.partition(":")
-    addr = ipaddress.IPv4Address(ip)
-    if not ipaddress.IPv4Address("127.0.10.0") <= addr <= ipaddress.IPv4Address("127.0.19.255"):
-        raise argparse.ArgumentTypeError(f"{ip} is outside 127.0.10.0-127.0.19.255")
+    check_address(ip)
     if behaviour not in BEHAVIOURS:
         raise argparse.ArgumentTypeError(
             f"unknown behaviour {behaviour!r}; known: {list(BEHAVIOURS)}"
@@ -247,14 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--logfile", type=Path)
     p.add_argument("--pidfile", type=Path)
     args = p.parse_args(argv)
-    handler: logging.Handler = logging.StreamHandler(sys.stderr)
-    if args.logfile:
-        handler = logging.handlers.RotatingFileHandler(
-            args.logfile, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS
-        )
-    logging.basicConfig(level=logging.INFO, handlers=[handler], format="%(asctime)s %(message)s")
-    if args.pidfile:
-        args.pidfile.write_text(f"{os.getpid()}\n")
+    setup_logging(log, args.logfile)
+    write_pidfile(args.pidfile)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args))
     return 0
