@@ -26,7 +26,6 @@ from mailtls.probes.smtpwire import (
     MAX_LINE,
     MAX_REPLY_LINES,
     MAX_SESSION_BYTES,
-    NOT_TLS_REASONS,
     ProbeError,
     Session,
     SmtpSettings,
@@ -114,7 +113,7 @@ def _implicit_dialogue(s: Session, fields: dict[str, object], settings: SmtpSett
 
 
 def _looks_plaintext(failure: ProbeFailure) -> bool:
-    return failure.stage == "tls" and any(r in failure.message for r in NOT_TLS_REASONS)
+    return failure.stage == "tls" and failure.not_tls
 
 
 def _plaintext_greeting(

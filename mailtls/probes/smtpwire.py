@@ -231,7 +231,11 @@ class Session:
             ) from None
         except ssl.SSLError as exc:
             kind: FailureKind = "tls_refused" if tls_refusal(exc) else "tls"
-            raise self.fail(kind, f"TLS handshake failed: {exc.reason or exc}") from None
+            err = self.fail(kind, f"TLS handshake failed: {exc.reason or exc}")
+            # OpenSSL's reason code (not our message) says the peer did not speak TLS at all
+            not_tls = any(r in (exc.reason or "") for r in NOT_TLS_REASONS)
+            err.failure = replace(err.failure, not_tls=not_tls)
+            raise err from None
         except OSError as exc:
             raise self.fail(
                 "reset", f"connection error during the TLS handshake: {exc.strerror or exc}"
