@@ -35,6 +35,8 @@ import dns.message
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from tb.common import RUN  # noqa: E402  (the testbed's runtime folder, outside the checkout)
+
 from bench.bench_suite import postfix_connects  # noqa: E402
 from tests.browser import Chromium  # noqa: E402
 
@@ -161,7 +163,7 @@ def main() -> int:
     ap.add_argument("--timeout", default="3")
     ap.add_argument("--keep", help="keep the generated zone, inventory and reports here")
     args = ap.parse_args()
-    env = json.loads((REPO / "testbed" / "run" / "env.json").read_text())
+    env = json.loads((RUN / "env.json").read_text())
     log = Path(env["postfix_log"])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep or tmp)
