@@ -34,6 +34,7 @@ import dns.message
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "testbed"))
 
 from tb.common import RUN  # noqa: E402  (the testbed's runtime folder, outside the checkout)
 
