@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from publicsuffixlist import PublicSuffixList
 
 from mailtls.dkim import DkimError, tag_list
-from mailtls.spf import SpfError, txt_value
+from mailtls.spf import joined
 
 POLICIES = ("none", "quarantine", "reject")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s,!;]+(?:![0-9]+[kmgtKMGT]?)?$")
@@ -32,15 +32,7 @@ def is_dmarc(value: str) -> bool:
 
 def select(records: Sequence[str]) -> list[str]:
     """The DMARC records among TXT records in presentation form (strings joined)."""
-    found = []
-    for rec in records:
-        try:
-            value = txt_value(rec)
-        except SpfError:
-            continue
-        if is_dmarc(value):
-            found.append(value)
-    return found
+    return [value for value in joined(records) if is_dmarc(value)]
 
 
 @dataclass(frozen=True)

@@ -58,17 +58,21 @@ def is_spf(value: str) -> bool:
     return bool(_VERSION.match(value))
 
 
-def select(records: Sequence[str]) -> list[str]:
-    """The SPF records among TXT records given in presentation form (joined strings)."""
+def joined(records: Sequence[str]) -> list[str]:
+    """TXT records given in presentation form, each as its strings joined (RFC 7208 §3.3);
+    a record that does not decode is left out."""
     found = []
     for rec in records:
         try:
-            value = txt_value(rec)
+            found.append(txt_value(rec))
         except SpfError:
             continue
-        if is_spf(value):
-            found.append(value)
     return found
+
+
+def select(records: Sequence[str]) -> list[str]:
+    """The SPF records among TXT records given in presentation form (joined strings)."""
+    return [value for value in joined(records) if is_spf(value)]
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,16 @@ nothing beyond the standard library.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import ipaddress
 import logging
 import logging.handlers
 import os
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 RANGE = "127.0.10.0-127.0.19.255"
 _LOW, _HIGH = ipaddress.IPv4Address("127.0.10.0"), ipaddress.IPv4Address("127.0.19.255")
@@ -91,3 +94,16 @@ def remove_pidfile(pidfile: Path | None) -> None:
     if pidfile is not None:
         with contextlib.suppress(OSError):
             pidfile.unlink()
+
+
+def run_asyncio_server(
+    log: logging.Logger,
+    args: argparse.Namespace,
+    serve: Callable[[argparse.Namespace], Coroutine[Any, Any, None]],
+) -> int:
+    """Log to ``args.logfile``, write ``args.pidfile``, run ``serve(args)`` until stopped."""
+    setup_logging(log, args.logfile)
+    write_pidfile(args.pidfile)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args))
+    return 0

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import logging.handlers
 import signal
@@ -54,8 +53,7 @@ import dns.rdatatype
 import dns.rrset
 from _common import (  # testbed/servers/_common.py (the servers run as scripts)
     check_address,
-    setup_logging,
-    write_pidfile,
+    run_asyncio_server,
 )
 
 TTL = 60
@@ -287,11 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--logfile", type=Path)
     p.add_argument("--pidfile", type=Path)
     args = p.parse_args(argv)
-    setup_logging(log, args.logfile)
-    write_pidfile(args.pidfile)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args))
-    return 0
+    return run_asyncio_server(log, args, serve)
 
 
 if __name__ == "__main__":
