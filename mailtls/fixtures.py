@@ -1,14 +1,17 @@
-"""The fixtures checks take: the run, the catalogue row, the target's settings, and each
-observation the scheduler made (``smtp``, ``tlsscan``, ``tlsversions``, ``mtasts_policy``) or one
-derived from them (``discovery``, ``submission_discovery``, ``dane``, ``mx_sessions``).
+"""The values checks take, and the pytest fixtures that hand them to a check's own test item.
 
-Each fixture records what it hands out as the row's evidence, and turns a missing or crashed
-observation into an ``error`` verdict, never a fail. Registered by the plugin in
+The run, the catalogue row, the target's settings, and each observation the scheduler made
+(``smtp``, ``tlsscan``, ``tlsversions``, ``mtasts_policy``) or one derived from them
+(``discovery``, ``submission_discovery``, ``dane``, ``mx_sessions``). Each is a provider of a
+:class:`mailtls.rows.Row`: it records what it hands out as the row's evidence, and turns a
+missing or crashed observation into an ``error`` verdict, never a fail. A batch item
+(:mod:`mailtls.batch`) calls the same providers. Registered by the plugin in
 ``pytest_configure`` (like pytest-html's and pytest-testinfra's fixture modules).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -23,6 +26,7 @@ from mailtls.observations import (
     SubmissionDiscovery,
     TlsScan,
 )
+from mailtls.rows import Row, provider
 from mailtls.runstate import EVIDENCE, RUN, MailtlsRun
 from mailtls.scheduler import (
     MTASTS_POLICY,
@@ -39,61 +43,84 @@ from mailtls.verdicts import inconclusive, not_applicable
 
 _O = TypeVar("_O")
 
+ROW = pytest.StashKey[Row]()
+
+
+def row_of(request: pytest.FixtureRequest) -> Row:
+    """The row of a check's own test item (made once per item; its evidence is the item's)."""
+    node: pytest.Item = request.node
+    row = node.stash.get(ROW, None)
+    if row is None:
+        marker = node.get_closest_marker("requirement")
+        assert marker is not None, f"{node.nodeid}: no @pytest.mark.requirement"
+        callspec = getattr(node, "callspec", None)
+        target = callspec.params.get("target") if callspec is not None else None
+        assert isinstance(target, Target), f"{node.nodeid}: not parametrized with a target"
+        evidence = node.stash.setdefault(EVIDENCE, [])
+        row = Row(node.config.stash[RUN], requirements.get(marker.args[0]), target, evidence)
+        node.stash[ROW] = row
+    return row
+
+
+def as_fixture(name: str, fn: Callable[[Row], Any]) -> Any:
+    """The pytest fixture ``name``: the provider's value for the item's row."""
+
+    def fixture(request: pytest.FixtureRequest, target: Target) -> Any:
+        del target  # asked for so that pytest parametrizes the check's items by target
+        return row_of(request).get(name)
+
+    fixture.__name__ = fixture.__qualname__ = name
+    fixture.__doc__ = fn.__doc__
+    return pytest.fixture(name=name)(fixture)
+
 
 @pytest.fixture
 def mailtls_run(request: pytest.FixtureRequest) -> MailtlsRun:
     return request.config.stash[RUN]
 
 
-def _record(request: pytest.FixtureRequest, obs: object) -> None:
-    request.node.stash.setdefault(EVIDENCE, []).append(obs)
-
-
 @pytest.fixture
 def requirement(request: pytest.FixtureRequest) -> requirements.Requirement:
     """The catalogue row the check asserts (its per-profile parameters, rule and severity)."""
-    marker = request.node.get_closest_marker("requirement")
-    assert marker is not None, f"{request.node.nodeid}: no @pytest.mark.requirement"
-    return requirements.get(marker.args[0])
+    return row_of(request).requirement
 
 
-@pytest.fixture
-def domain_settings(target: Target, mailtls_run: MailtlsRun) -> Domain:
+@provider("domain_settings")
+def provide_domain_settings(row: Row) -> Domain:
     """The inventory entry of the target's domain."""
-    return mailtls_run.domain(target.domain)
+    return row.state.domain(row.target.domain)
 
 
-@pytest.fixture
-def profile(target: Target, mailtls_run: MailtlsRun) -> str:
+@provider("profile")
+def provide_profile(row: Row) -> str:
     """The verdict profile for this target's domain (inventory setting, else --profile)."""
-    return mailtls_run.profile_for(target.domain)
+    return row.state.profile_for(row.target.domain)
 
 
-@pytest.fixture
-def discovery(request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun) -> Discovery:
+@provider("discovery")
+def provide_discovery(row: Row) -> Discovery:
     """MX discovery of the target's domain, as the resolver answered it."""
-    found = mailtls_run.discover()[target.domain]
-    _record(request, found)
+    found = row.state.discover()[row.target.domain]
+    row.record(found)
     return found
 
 
-@pytest.fixture
-def submission_discovery(
-    request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
-) -> SubmissionDiscovery:
+@provider("submission_discovery")
+def provide_submission_discovery(row: Row) -> SubmissionDiscovery:
     """The domain's submission hosts (inventory and SRV), as the resolver answered."""
-    found = mailtls_run.discover_submission()[target.domain]
-    _record(request, found)
+    found = row.state.discover_submission()[row.target.domain]
+    row.record(found)
     return found
 
 
-def _available(request: pytest.FixtureRequest, target: Target, state: MailtlsRun) -> None:
+def _available(row: Row) -> None:
+    target, state = row.target, row.state
     if target.unavailable is None:
         return
     if target.kind == "submission":
-        _record(request, state.discover_submission()[target.domain])
+        row.record(state.discover_submission()[target.domain])
     else:
-        _record(request, state.discover()[target.domain])
+        row.record(state.discover()[target.domain])
     if target.unavailable_verdict == "not_applicable":
         not_applicable(target.unavailable)
     inconclusive(target.unavailable)
@@ -115,94 +142,99 @@ def _session(
     return shared, None
 
 
-def _per_name_untested(request: pytest.FixtureRequest, sni: SniProbe | None, host: str) -> None:
+def _per_name_untested(row: Row, sni: SniProbe | None) -> None:
     """A certificate row of a name whose certificate the shared session cannot answer."""
-    marker = request.node.get_closest_marker("requirement")
-    why = sni.untested(host) if sni is not None else None
-    if why and marker is not None and str(marker.args[0]).startswith(PER_NAME_PREFIXES):
+    why = sni.untested(row.target.host or "") if sni is not None else None
+    if why and row.requirement.id.startswith(PER_NAME_PREFIXES):
         inconclusive(why)
 
 
-def _made(request: pytest.FixtureRequest, name: str, obs: _O | ProbeCrash | None, where: str) -> _O:
+def _made(row: Row, name: str, obs: _O | ProbeCrash | None) -> _O:
     """The observation, recorded as evidence; none, or a crashed probe, is an error verdict."""
     if obs is None:
-        inconclusive(f"no {name} observation was made for {where} (internal scheduling error)")
-    _record(request, obs)
+        inconclusive(
+            f"no {name} observation was made for {row.target.id} (internal scheduling error)"
+        )
+    row.record(obs)
     if isinstance(obs, ProbeCrash):
         inconclusive(obs.message)
     return obs
 
 
-def _observation(
-    request: pytest.FixtureRequest, kind: ProbeKind[Any, _O], target: Target, state: MailtlsRun
-) -> _O:
-    _available(request, target, state)
-    return _made(request, kind.fixture, kind.lookup(state.observations, target), target.id)
+def _observation(row: Row, kind: ProbeKind[Any, _O]) -> _O:
+    _available(row)
+    return _made(row, kind.fixture, kind.lookup(row.state.observations, row.target))
 
 
-@pytest.fixture
-def smtp(
-    request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
-) -> SmtpObservation:
+@provider("smtp")
+def provide_smtp(row: Row) -> SmtpObservation:
     """The SMTP session with the target (banner, EHLO, STARTTLS, TLS, EHLO, QUIT)."""
-    _available(request, target, mailtls_run)
-    obs, sni = _session(mailtls_run, target)
+    _available(row)
+    obs, sni = _session(row.state, row.target)
     if sni is not None:
-        _record(request, sni)
-        _per_name_untested(request, sni, target.host or "")
-    return _made(request, SMTP.fixture, obs, target.id)
+        row.record(sni)
+        _per_name_untested(row, sni)
+    return _made(row, SMTP.fixture, obs)
 
 
-@pytest.fixture
-def mtasts_policy(
-    request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
-) -> PolicyFetch:
+@provider("mtasts_policy")
+def provide_mtasts_policy(row: Row) -> PolicyFetch:
     """The domain's MTA-STS policy as fetched over HTTPS (only when its TXT record exists)."""
-    return _observation(request, MTASTS_POLICY, target, mailtls_run)
+    return _observation(row, MTASTS_POLICY)
 
 
-@pytest.fixture
-def dane(
-    request: pytest.FixtureRequest, target: Target, discovery: Discovery, mailtls_run: MailtlsRun
-) -> DaneAssessment:
+@provider("dane")
+def provide_dane(row: Row) -> DaneAssessment:
     """The MX host's TLSA records, matched against the chain its SMTP session served (when a
     check also asks for the ``smtp`` fixture, so that the session was made): no new connection."""
-    _available(request, target, mailtls_run)
+    discovery: Discovery = row.get("discovery")
+    _available(row)
+    target = row.target
     host = next((h for h in discovery.hosts if h.name == target.host), None)
     if host is None:
         inconclusive(f"{target.id}: MX host {target.host} is not in the discovery (internal error)")
-    session, sni = _session(mailtls_run, target)
-    _per_name_untested(request, sni, target.host or "")
+    session, sni = _session(row.state, target)
+    _per_name_untested(row, sni)
     chain = session.tls.chain_der if isinstance(session, SmtpObservation) and session.tls else ()
     found = assess(host, chain)
-    _record(request, found)
+    row.record(found)
     return found
 
 
-@pytest.fixture
-def mx_sessions(
-    request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun
-) -> dict[tuple[str, str], SmtpObservation | ProbeCrash | None]:
+@provider("mx_sessions")
+def provide_mx_sessions(row: Row) -> dict[tuple[str, str], SmtpObservation | ProbeCrash | None]:
     """The SMTP session of every address of every MX of the target's domain, by (host, ip):
     an SmtpObservation, a ProbeCrash, or None where the address is unknown."""
     found: dict[tuple[str, str], SmtpObservation | ProbeCrash | None] = {}
-    for t in mailtls_run.targets("mx"):
-        if t.domain != target.domain or t.host is None or t.ip is None:
+    for t in row.state.targets("mx"):
+        if t.domain != row.target.domain or t.host is None or t.ip is None:
             continue
-        obs, _sni = _session(mailtls_run, t)
+        obs, _sni = _session(row.state, t)
         found[(t.host, t.ip)] = obs
         if obs is not None:
-            _record(request, obs)
+            row.record(obs)
     return found
 
 
-@pytest.fixture
-def tlsscan(request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun) -> TlsScan:
+@provider("tlsscan")
+def provide_tlsscan(row: Row) -> TlsScan:
     """The hello probes of the target's address: versions, suites and groups it accepts."""
-    return _observation(request, TLSSCAN, target, mailtls_run)
+    return _observation(row, TLSSCAN)
 
 
-@pytest.fixture
-def tlsversions(request: pytest.FixtureRequest, target: Target, mailtls_run: MailtlsRun) -> TlsScan:
+@provider("tlsversions")
+def provide_tlsversions(row: Row) -> TlsScan:
     """Hello probes of the legacy versions only (SSL 2.0 to TLS 1.1), for submission ports."""
-    return _observation(request, TLSVERSIONS, target, mailtls_run)
+    return _observation(row, TLSVERSIONS)
+
+
+domain_settings = as_fixture("domain_settings", provide_domain_settings)
+profile = as_fixture("profile", provide_profile)
+discovery = as_fixture("discovery", provide_discovery)
+submission_discovery = as_fixture("submission_discovery", provide_submission_discovery)
+smtp = as_fixture("smtp", provide_smtp)
+mtasts_policy = as_fixture("mtasts_policy", provide_mtasts_policy)
+dane = as_fixture("dane", provide_dane)
+mx_sessions = as_fixture("mx_sessions", provide_mx_sessions)
+tlsscan = as_fixture("tlsscan", provide_tlsscan)
+tlsversions = as_fixture("tlsversions", provide_tlsversions)

@@ -16,7 +16,15 @@ from pathlib import Path
 
 from mailtls.results import Key, Result
 
-__all__ = ["BaselineError", "GateDecision", "Key", "decide", "load_baseline", "result_key"]
+__all__ = [
+    "BaselineError",
+    "GateDecision",
+    "Key",
+    "decide",
+    "gates",
+    "load_baseline",
+    "result_key",
+]
 
 
 class BaselineError(Exception):
@@ -58,6 +66,11 @@ def _gates(verdict: str, waived: bool, strict: bool, allow_errors: bool) -> bool
     if verdict == "error":
         return not allow_errors
     return verdict == "warn" and strict
+
+
+def gates(res: Result, *, strict: bool, allow_errors: bool) -> bool:
+    """This result fails the run (without a baseline)."""
+    return _gates(res.verdict, res.waived, strict, allow_errors)
 
 
 def _line(res: Result) -> str:

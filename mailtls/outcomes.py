@@ -17,14 +17,30 @@ from mailtls.targets import Target
 from mailtls.verdicts import NA_PREFIX, Advisory, Inconclusive, Verdict
 
 
-def message_of(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
+def exception_message(exc: BaseException) -> str:
     """The finding: the exception's message (an assert's text without pytest's rewrite)."""
-    text = str(excinfo.value).strip()
-    if isinstance(excinfo.value, AssertionError):
+    text = str(exc).strip()
+    if isinstance(exc, AssertionError):
         text = text.split("\nassert ", 1)[0].strip()
         if text.startswith("assert "):
             text = "assertion failed: " + text
-    return text or type(excinfo.value).__name__
+    return text or type(exc).__name__
+
+
+def message_of(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
+    return exception_message(excinfo.value)
+
+
+def judge_exception(exc: BaseException, when: str) -> tuple[Verdict, str]:
+    """The verdict a check's exception states: warn, error, or (an assert while the check ran)
+    fail; any other exception is a bug in the check, an error that says so."""
+    if isinstance(exc, Advisory):
+        return "warn", exception_message(exc)
+    if isinstance(exc, Inconclusive):
+        return "error", exception_message(exc)
+    if isinstance(exc, AssertionError) and when == "call":
+        return "fail", exception_message(exc)
+    return "error", f"internal error in the check: {type(exc).__name__}: {exception_message(exc)}"
 
 
 def classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[Verdict, str] | None:
@@ -38,14 +54,7 @@ def classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[Ve
     if report.passed:
         return "pass", ""
     assert call.excinfo is not None
-    exc = call.excinfo.value
-    if isinstance(exc, Advisory):
-        return "warn", message_of(call.excinfo)
-    if isinstance(exc, Inconclusive):
-        return "error", message_of(call.excinfo)
-    if isinstance(exc, AssertionError) and report.when == "call":
-        return "fail", message_of(call.excinfo)
-    return "error", f"internal error in the check: {type(exc).__name__}: {message_of(call.excinfo)}"
+    return judge_exception(call.excinfo.value, report.when)
 
 
 def is_verdict(item: pytest.Item, call: pytest.CallInfo[None]) -> bool:
@@ -84,54 +93,24 @@ def verdict_report(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.Tes
     )
 
 
-def record(
-    item: pytest.Item,
-    report: pytest.TestReport,
-    call: pytest.CallInfo[None],
-    req_id: str,
+def make_result(
+    state: MailtlsRun,
+    test: str,
+    req: requirements.Requirement,
     target: Target,
-) -> None:
-    """State a check's verdict on its report (outcome, short finding, properties, report extras)
-    and keep its Result row: warn passes unless --strict, a waived fail or warn is skipped."""
-    decided = classify(report, call)
-    if decided is None:
-        return
-    verdict, message = decided
-    state = item.config.stash[RUN]
-    req = requirements.get(req_id)
-    profile = state.profile_for(target.domain)
+    verdict: Verdict,
+    message: str,
+    evidence: list[object],
+) -> Result:
+    """The Result row of one check on one target, with the inventory's waiver applied to a fail
+    or warn (the waiver's note joins the message)."""
     waived, waiver = False, None
-    if verdict == "warn" and not state.strict:
-        report.outcome = "passed"
-        report.longrepr = None
     if verdict in ("fail", "warn"):
-        waived, note, waiver = apply_waiver(state, target, req.id, report, message)
+        waived, note, waiver = find_waiver(state, target, req.id)
         message += note
-    if verdict != "pass" and report.longrepr is not None and not report.skipped:
-        # A short, readable finding instead of a traceback: the check's code is not the evidence.
-        report.longrepr = (
-            f"{req.id} [{verdict}] {message}\n  rule ({profile}): {req.rule_for(profile)}\n"
-            f"  fix: {req.fix}"
-        )
-    report.mailtls_verdict = verdict  # type: ignore[attr-defined]
-    # The report columns and --junitxml <properties> (read from the item at teardown) use these.
-    properties = [
-        ("requirement", req.id),
-        ("verdict", verdict),
-        ("profile", profile),
-        ("severity", req.severity_for(profile)),
-        ("citation", req.citation_text()),
-        ("domain", target.domain),
-        ("host", target.host or ""),
-        ("ip", target.ip or ""),
-        ("waived", "true" if waived else "false"),
-    ]
-    report.user_properties += properties
-    item.user_properties += properties
-    evidence = item.stash.get(EVIDENCE, [])
-    report_plugin.attach_extras(item.config, report, req, verdict, message, evidence)
-    state.results[item.nodeid] = Result(
-        test=item.nodeid,
+    profile = state.profile_for(target.domain)
+    return Result(
+        test=test,
         requirement=req.id,
         domain=target.domain,
         host=target.host,
@@ -148,11 +127,61 @@ def record(
     )
 
 
-def apply_waiver(
-    state: MailtlsRun, target: Target, req_id: str, report: pytest.TestReport, message: str
-) -> tuple[bool, str, Waiver | None]:
-    """(waived, note for the message, the waiver) for a fail or warn result; a waived failure's
-    report becomes a skip (pytest-html's "xfailed" category)."""
+def finding_text(req: requirements.Requirement, res: Result) -> str:
+    """A finding as the terminal and JUnit show it: requirement, verdict, message, rule, fix."""
+    return (
+        f"{req.id} [{res.verdict}] {res.message}\n  rule ({res.profile}): "
+        f"{req.rule_for(res.profile)}\n  fix: {req.fix}"
+    )
+
+
+def record(
+    item: pytest.Item,
+    report: pytest.TestReport,
+    call: pytest.CallInfo[None],
+    req_id: str,
+    target: Target,
+) -> None:
+    """State a check's verdict on its report (outcome, short finding, properties, report extras)
+    and keep its Result row: warn passes unless --strict, a waived fail or warn is skipped."""
+    decided = classify(report, call)
+    if decided is None:
+        return
+    verdict, message = decided
+    state = item.config.stash[RUN]
+    req = requirements.get(req_id)
+    evidence = item.stash.get(EVIDENCE, [])
+    res = make_result(state, item.nodeid, req, target, verdict, message, evidence)
+    if verdict == "warn" and not state.strict:
+        report.outcome = "passed"
+        report.longrepr = None
+    if res.waived and report.failed and res.waiver is not None:
+        report.outcome = "skipped"  # pytest-html's "xfailed" category
+        report.wasxfail = f"waived until {res.waiver.expires}: {res.waiver.reason}"
+    if verdict != "pass" and report.longrepr is not None and not report.skipped:
+        # A short, readable finding instead of a traceback: the check's code is not the evidence.
+        report.longrepr = finding_text(req, res)
+    report.mailtls_verdict = verdict  # type: ignore[attr-defined]
+    # The report columns and --junitxml <properties> (read from the item at teardown) use these.
+    properties = [
+        ("requirement", req.id),
+        ("verdict", verdict),
+        ("profile", res.profile),
+        ("severity", res.severity),
+        ("citation", req.citation_text()),
+        ("domain", target.domain),
+        ("host", target.host or ""),
+        ("ip", target.ip or ""),
+        ("waived", "true" if res.waived else "false"),
+    ]
+    report.user_properties += properties
+    item.user_properties += properties
+    report_plugin.attach_extras(item.config, report, req, verdict, res.message, evidence)
+    state.results[item.nodeid] = res
+
+
+def find_waiver(state: MailtlsRun, target: Target, req_id: str) -> tuple[bool, str, Waiver | None]:
+    """(waived, note for the message, the waiver) for a fail or warn result."""
     today = dt.datetime.now(dt.UTC).date()
     for waiver in state.domain(target.domain).waivers:
         if not waiver.covers(req_id, target.host):
@@ -161,8 +190,5 @@ def apply_waiver(
             info = Waiver(waiver.reason, str(waiver.expires), expired=True)
             return False, f" [waiver expired on {waiver.expires}: {waiver.reason}]", info
         info = Waiver(waiver.reason, str(waiver.expires), expired=False)
-        if report.failed:
-            report.outcome = "skipped"
-            report.wasxfail = f"waived until {waiver.expires}: {waiver.reason}"
         return True, f" [waived until {waiver.expires}: {waiver.reason}]", info
     return False, "", None

@@ -9,13 +9,14 @@ registered in ``pytest_configure``.
 
 from __future__ import annotations
 
+import inspect
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import pytest
 
-from mailtls import __version__, authfixtures, fixtures, outcomes, requirements
+from mailtls import __version__, authfixtures, batch, fixtures, outcomes, requirements
 from mailtls import report as report_plugin
 from mailtls.checkpaths import collect_installed_checks
 from mailtls.inventory import InventoryError
@@ -128,6 +129,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="with --shard: deal domains evenly even where they share an address (the "
         "per-address budget then no longer holds across shards)",
     )
+    g.addoption(
+        "--rows-per-item",
+        dest="mailtls_rows_per_item",
+        type=int,
+        metavar="N",
+        help=f"rows of one requirement judged by one pytest item (default: 1 up to "
+        f"{batch.AUTO_SINGLE_DOMAINS} domains, else each check's rows in {batch.AUTO_ITEMS} "
+        "items; every row keeps its verdict and evidence in the report and JSON)",
+    )
     # `--strict` is pytest's own option (an alias of --strict-markers); mailtls reads it too:
     # with --strict, warn-level findings fail the run.
 
@@ -229,12 +239,42 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "target" not in metafunc.fixturenames:
         problems.append(f"{metafunc.definition.nodeid}: a check must take the 'target' fixture")
         return
-    targets = [
+    targets = _targets_for(state, req)
+    metafunc.parametrize("target", targets, ids=[t.id for t in targets])
+
+
+def _targets_for(state: MailtlsRun, req: requirements.Requirement) -> list[Target]:
+    return [
         t
         for t in state.targets(req.scope)
         if not req.ports or t.port is None or t.port in req.ports
     ]
-    metafunc.parametrize("target", targets, ids=[t.id for t in targets])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(
+    collector: pytest.Module | pytest.Class, name: str, obj: object
+) -> list[batch.RowBatch] | None:
+    """A check over many targets becomes a few batch items (:mod:`mailtls.batch`) instead of
+    one item per target; below the threshold, pytest parametrizes it as usual."""
+    if not (isinstance(collector, pytest.Module) and inspect.isfunction(obj)):
+        return None
+    marks = [m for m in getattr(obj, "pytestmark", []) if m.name == "requirement"]
+    state = collector.config.stash[RUN]
+    if not marks or state.inventory is None or not collector.funcnamefilter(name):
+        return None
+    req = requirements.get(marks[0].args[0])
+    targets = _targets_for(state, req)
+    size = batch.rows_per_item(state, len(targets))
+    if size <= 1:
+        return None
+    items = batch.make_items(collector, name, obj, req, targets, size)
+    unknown = items[0].unknown_values() if items else []
+    if unknown:
+        problems = collector.config.stash.setdefault(USAGE_PROBLEMS, [])
+        problems.append(f"{collector.nodeid}::{name}: no mailtls value named {', '.join(unknown)}")
+        return []
+    return items
 
 
 def pytest_collection_modifyitems(config: pytest.Config) -> None:
@@ -250,21 +290,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if state.inventory is None or session.config.option.collectonly:
         return
     needs = [
-        (name, item.callspec.params["target"])
+        (name, target)
         for item in session.items
-        if isinstance(item, pytest.Function)
-        and hasattr(item, "callspec")
-        and "target" in item.callspec.params
-        for name in item.fixturenames
+        for target in _item_targets(item)
+        for name in getattr(item, "fixturenames", ())
         if name in PROBES
     ]
     # A domain check that asks for `mx_sessions` needs the SMTP session of every MX of its domain.
-    wanted: set[str] = set()
-    for item in session.items:
-        callspec = getattr(item, "callspec", None)
-        target = callspec.params.get("target") if callspec is not None else None
-        if isinstance(target, Target) and "mx_sessions" in getattr(item, "fixturenames", ()):
-            wanted.add(target.domain)
+    wanted = {
+        target.domain
+        for item in session.items
+        if "mx_sessions" in getattr(item, "fixturenames", ())
+        for target in _item_targets(item)
+    }
     needs += [("smtp", t) for t in state.targets("mx") if t.domain in wanted]
     targets = [(name, t) for name, t in needs if isinstance(t, Target)]
     names = address_names(t for _, t in targets)
@@ -303,6 +341,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         )
 
 
+def _item_targets(item: pytest.Item) -> Sequence[Target]:
+    """The targets a check's item judges: its own, or its batch's."""
+    if isinstance(item, batch.RowBatch):
+        return item.targets
+    callspec = getattr(item, "callspec", None)
+    target = callspec.params.get("target") if callspec is not None else None
+    return [target] if isinstance(target, Target) else []
+
+
 # ---------------------------------------------------------------- verdicts and evidence
 
 
@@ -319,6 +366,9 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    if isinstance(item, batch.RowBatch):
+        batch.decorate(item, report)
+        return report
     marker = item.get_closest_marker("requirement")
     if marker is None or not isinstance(item, pytest.Function):
         return report

@@ -40,16 +40,33 @@ def attach_extras(
     """
     if verdict in ("pass", "not_applicable"):
         return
+    attach_findings(config, report, req, [(verdict, message, evidence)])
+
+
+def attach_findings(
+    config: pytest.Config,
+    report: pytest.TestReport,
+    req: requirements.Requirement,
+    findings: list[tuple[str, str, list[object]]],
+) -> None:
+    """One pytest-html extra for the findings (verdict, message, evidence) of a report's rows."""
+    if not findings:
+        return
     try:
         from pytest_html import extras
     except ImportError:  # pragma: no cover
         return
     index = evidence_index(config)
-    html = (
-        f"<div class='mt-x'><b>{escape(req.id)}</b> - {escape(req.title)}: <b>{escape(verdict)}</b>"
-        f"<br>{escape(message)}<br><a href='#req-{escape(req.id)}'>why it matters, citations "
-        f"and every place it failed</a> {evidence_buttons(index.ref(e) for e in evidence)}</div>"
+    head = (
+        f"<b>{escape(req.id)}</b> - {escape(req.title)}: <a href='#req-{escape(req.id)}'>why it "
+        f"matters, citations and every place it failed</a>"
     )
+    rows = "".join(
+        f"<br><b>{escape(verdict)}</b>: {escape(message)} "
+        f"{evidence_buttons(index.ref(e) for e in evidence)}"
+        for verdict, message, evidence in findings
+    )
+    html = f"<div class='mt-x'>{head}{rows}</div>"
     report.extras = [*getattr(report, "extras", []), extras.html(html)]  # type: ignore[attr-defined]
 
 

@@ -73,6 +73,7 @@ class MailtlsRun:
     shard_plan: shard_mod.ShardPlan | None = None
     full_inventory: Inventory | None = None  # the whole inventory when running one shard
     baseline_path: Path | None = None
+    rows_per_item: int | None = None  # --rows-per-item; None: the auto rule (mailtls.batch)
     _domain_index: tuple[Inventory, dict[str, Domain]] | None = field(default=None, repr=False)
 
     @classmethod
@@ -101,7 +102,11 @@ class MailtlsRun:
             raise SettingsError(str(exc)) from None
         if opt.mailtls_shard_balance and shard is None:
             raise SettingsError("--shard-balance needs --shard=K/N")
+        rows_per_item = getattr(opt, "mailtls_rows_per_item", None)
+        if rows_per_item is not None and rows_per_item < 1:
+            raise SettingsError("--rows-per-item must be at least 1")
         return cls(
+            rows_per_item=rows_per_item,
             shard=shard,
             shard_balance=bool(opt.mailtls_shard_balance),
             baseline_path=Path(opt.mailtls_baseline) if opt.mailtls_baseline else None,
