@@ -14,6 +14,9 @@ from mailtls.probes.senderauth import SenderAuth
 from mailtls.rows import Row, provider
 from mailtls.verdicts import inconclusive
 
+#: The values these providers give (the plugin starts the lookups early when a check asks).
+VALUES = ("spf", "dkim", "dmarc")
+
 
 def _lookups(row: Row) -> SenderAuth:
     domain = row.target.domain

@@ -26,7 +26,7 @@ from mailtls import gate, requirements
 from mailtls import report as report_plugin
 from mailtls.outcomes import finding_text, judge_exception, make_result
 from mailtls.results import Result
-from mailtls.rows import PROVIDERS, Row
+from mailtls.rows import NOT_OF_THE_TARGET, PROVIDERS, Row
 from mailtls.runstate import RUN, MailtlsRun
 from mailtls.targets import Target
 from mailtls.verdicts import NA_PREFIX, Verdict
@@ -118,6 +118,12 @@ class RowBatch(pytest.Item):
 
     def unknown_values(self) -> list[str]:
         return [name for name in self.fixturenames if name not in PROVIDERS]
+
+    def judges_a_target(self) -> bool:
+        """The check takes a value of the row's target (as a check's own item must)."""
+        return any(
+            name in PROVIDERS and name not in NOT_OF_THE_TARGET for name in self.fixturenames
+        )
 
     def runtest(self) -> None:
         state = self.config.stash[RUN]

@@ -196,7 +196,10 @@ def provide_dane(row: Row) -> DaneAssessment:
     session, sni = _session(row.state, target)
     _per_name_untested(row, sni)
     chain = session.tls.chain_der if isinstance(session, SmtpObservation) and session.tls else ()
-    found = assess(host, chain)
+    key = ("dane", target.domain, target.host, target.ip, chain)
+    found = row.state.derived.get(key)
+    if not isinstance(found, DaneAssessment):  # one assessment for every check of this host
+        found = row.state.derived[key] = assess(host, chain)
     row.record(found)
     return found
 
@@ -206,8 +209,8 @@ def provide_mx_sessions(row: Row) -> dict[tuple[str, str], SmtpObservation | Pro
     """The SMTP session of every address of every MX of the target's domain, by (host, ip):
     an SmtpObservation, a ProbeCrash, or None where the address is unknown."""
     found: dict[tuple[str, str], SmtpObservation | ProbeCrash | None] = {}
-    for t in row.state.targets("mx"):
-        if t.domain != row.target.domain or t.host is None or t.ip is None:
+    for t in row.state.domain_targets("mx", row.target.domain):
+        if t.host is None or t.ip is None:
             continue
         obs, _sni = _session(row.state, t)
         found[(t.host, t.ip)] = obs

@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Generator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -20,9 +21,10 @@ from mailtls import __version__, authfixtures, batch, fixtures, outcomes, requir
 from mailtls import report as report_plugin
 from mailtls.checkpaths import collect_installed_checks
 from mailtls.inventory import InventoryError
+from mailtls.observations import Endpoint
 from mailtls.probes.tlsscan import DEFAULT_BUDGET
 from mailtls.runstate import RUN, MailtlsRun, SettingsError
-from mailtls.scheduler import PROBES, ProbeContext, plan, run
+from mailtls.scheduler import PROBES, Job, ProbeContext, plan, run
 from mailtls.sharing import address_names
 from mailtls.targets import Target
 
@@ -269,12 +271,15 @@ def pytest_pycollect_makeitem(
     if size <= 1:
         return None
     items = batch.make_items(collector, name, obj, req, targets, size)
-    unknown = items[0].unknown_values() if items else []
+    if not items:
+        return items
+    problems = collector.config.stash.setdefault(USAGE_PROBLEMS, [])
+    unknown = items[0].unknown_values()
     if unknown:
-        problems = collector.config.stash.setdefault(USAGE_PROBLEMS, [])
         problems.append(f"{collector.nodeid}::{name}: no mailtls value named {', '.join(unknown)}")
-        return []
-    return items
+    if not items[0].judges_a_target():
+        problems.append(f"{collector.nodeid}::{name}: a check must take the 'target' fixture")
+    return [] if unknown or not items[0].judges_a_target() else items
 
 
 def pytest_collection_modifyitems(config: pytest.Config) -> None:
@@ -307,8 +312,24 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     targets = [(name, t) for name, t in needs if isinstance(t, Target)]
     names = address_names(t for _, t in targets)
     jobs = plan(targets, names)
-    if not jobs:
-        return
+    sender_auth = any(
+        name in authfixtures.VALUES
+        for item in session.items
+        for name in getattr(item, "fixturenames", ())
+    )
+    with ThreadPoolExecutor(max_workers=1) as lookups:
+        if sender_auth:  # DNS only: made while the mail servers are probed
+            lookups.submit(state.sender_auth)  # a failure here is raised again on first use
+        if jobs:
+            _probe(session, state, jobs, names)
+
+
+def _probe(
+    session: pytest.Session,
+    state: MailtlsRun,
+    jobs: dict[Job, str],
+    names: dict[Endpoint, tuple[str, ...]],
+) -> None:
     tr = session.config.pluginmanager.get_plugin("terminalreporter")
     ips = len(set(jobs.values()))
 

@@ -21,6 +21,8 @@ from mailtls.targets import Target
 
 #: name -> provider, filled by the fixture modules as they are imported.
 PROVIDERS: dict[str, Callable[[Row], Any]] = {}
+#: Values that are not about the row's target (a check taking only these judges nothing).
+NOT_OF_THE_TARGET = frozenset({"mailtls_run", "requirement"})
 
 
 @dataclass

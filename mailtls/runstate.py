@@ -27,6 +27,7 @@ from mailtls.results import Result
 from mailtls.targets import Target, domain_target, mx_targets, submission_targets
 
 RUN = pytest.StashKey["MailtlsRun"]()
+DNS_WORKERS = 48  # lookups in flight at once (see MailtlsRun.dns_workers)
 EVIDENCE = pytest.StashKey[list[object]]()  # the observations one test item used
 
 
@@ -75,6 +76,13 @@ class MailtlsRun:
     baseline_path: Path | None = None
     rows_per_item: int | None = None  # --rows-per-item; None: the auto rule (mailtls.batch)
     _domain_index: tuple[Inventory, dict[str, Domain]] | None = field(default=None, repr=False)
+    _targets: dict[tuple[int, str], list[Target]] = field(default_factory=dict, repr=False)
+    _by_domain: dict[tuple[int, str], dict[str, list[Target]]] = field(
+        default_factory=dict, repr=False
+    )
+    #: Values derived from observations once and shared by the rows that use them (so that a
+    #: DANE assessment of one host and chain is one object, one piece of evidence).
+    derived: dict[Hashable, object] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_options(cls, opt: Any) -> MailtlsRun:
@@ -162,7 +170,7 @@ class MailtlsRun:
         if self.discoveries is None:
             assert self.inventory is not None
             names = [d.name for d in self.inventory.domains]
-            self.discoveries = discovery_mod.discover_all(self.dns, names, max(4, self.concurrency))
+            self.discoveries = discovery_mod.discover_all(self.dns, names, self.dns_workers)
         return self.discoveries
 
     def discover_submission(self) -> dict[str, SubmissionDiscovery]:
@@ -171,7 +179,7 @@ class MailtlsRun:
             assert self.inventory is not None
             listed = {d.name: d.submission for d in self.inventory.domains}
             self.submission_discoveries = discovery_mod.discover_submission_all(
-                self.dns, listed, max(4, self.concurrency)
+                self.dns, listed, self.dns_workers
             )
         return self.submission_discoveries
 
@@ -181,10 +189,34 @@ class MailtlsRun:
         if self.sender_auths is None:
             assert self.inventory is not None
             wanted = {d.name: d.dkim_selectors if d.sends_mail else () for d in self.inventory}
-            self.sender_auths = senderauth.lookup_all(self.dns, wanted, max(4, self.concurrency))
+            self.sender_auths = senderauth.lookup_all(self.dns, wanted, self.dns_workers)
         return self.sender_auths
 
+    @property
+    def dns_workers(self) -> int:
+        """Lookups in flight at once: questions to one resolver, not connections to mail
+        servers (those are bounded per address by the scheduler and the budget)."""
+        return max(DNS_WORKERS, self.concurrency)
+
     def targets(self, scope: str) -> list[Target]:
+        """The targets of a scope, in inventory order (made once per inventory and scope)."""
+        assert self.inventory is not None
+        key = (id(self.inventory), scope)
+        if key not in self._targets:
+            self._targets[key] = self._make_targets(scope)
+        return self._targets[key]
+
+    def domain_targets(self, scope: str, domain: str) -> list[Target]:
+        """The targets of one domain in a scope."""
+        key = (id(self.inventory), scope)
+        if key not in self._by_domain:
+            by_domain: dict[str, list[Target]] = {}
+            for t in self.targets(scope):
+                by_domain.setdefault(t.domain, []).append(t)
+            self._by_domain[key] = by_domain
+        return self._by_domain[key].get(domain, [])
+
+    def _make_targets(self, scope: str) -> list[Target]:
         assert self.inventory is not None
         if scope == "domain":
             return [domain_target(d.name) for d in self.inventory.domains]

@@ -119,12 +119,74 @@ def test_each_outcome_maps_to_its_verdict_and_message(pytester: pytest.Pytester)
     ],
     ids=["pass-na", "warn", "warn-strict", "error", "error-allowed", "fail-errors-allowed"],
 )
+@pytest.mark.parametrize("per_item", ["1", "2"], ids=["own-items", "batched"])
 def test_exit_status_follows_the_gate(
-    pytester: pytest.Pytester, domains: list[str], args: tuple[str, ...], status: int
+    pytester: pytest.Pytester,
+    domains: list[str],
+    args: tuple[str, ...],
+    status: int,
+    per_item: str,
 ) -> None:
-    result, rows = _run(pytester, domains, *args)
+    result, rows = _run(pytester, domains, *args, f"--rows-per-item={per_item}")
     assert result.ret == status
     assert len(rows) == len(domains)
+
+
+OUTCOMES = ["pass", "fail", "warn", "na", "error", "crash"]
+
+
+@pytest.mark.parametrize("extra", [(), ("--strict",), ("--allow-errors",)], ids=str)
+def test_batched_rows_are_the_rows_of_their_own_items(
+    pytester: pytest.Pytester, extra: tuple[str, ...]
+) -> None:
+    """The same rows (node ID, verdict, message, waiver, evidence) and exit status whether each
+    row is its own item or four rows share one (mailtls.batch)."""
+    future = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)
+    domains = [f"{n}.example" for n in OUTCOMES]
+    waivers = "  - name: fail.waived.example\n" + _waiver(future)
+    runs = {}
+    for per_item in ("1", "4"):
+        result, rows = _run(
+            pytester, domains, f"--rows-per-item={per_item}", *extra, waivers=waivers
+        )
+        runs[per_item] = (result.ret, rows)
+    assert runs["1"] == runs["4"]
+    assert runs["4"][1]["fail.waived.example"]["waived"] is True
+    assert (
+        runs["4"][1]["crash.example"]["test"]
+        == "test_checks.py::test_acts_out_its_domain[crash.example]"
+    )
+
+
+def test_a_failing_batch_lists_its_gating_rows_with_the_rule(pytester: pytest.Pytester) -> None:
+    result, rows = _run(
+        pytester, [f"{n}.example" for n in OUTCOMES], "--rows-per-item=3", "--junitxml=j.xml"
+    )
+    assert len(rows) == len(OUTCOMES)
+    result.assert_outcomes(failed=1, errors=1)  # a fail among rows 1-3; an error among 4-6
+    result.stdout.fnmatch_lines(
+        [
+            "DNSSEC-DOMAIN: 1 of 3 row(s) gate",
+            "  test_checks.py::test_acts_out_its_domain[[]fail.example[]] [[]fail[]] the zone *",
+            "  rule (nist): *",
+            "  fix: *",
+        ]
+    )
+    result.stdout.fnmatch_lines(["DNSSEC-DOMAIN: 2 of 3 row(s) gate"])
+    junit = (pytester.path / "j.xml").read_text()
+    assert 'name="rows" value="1 fail, 1 warn, 1 pass"' in junit
+
+
+def test_a_batched_check_asking_for_an_unknown_value_is_a_usage_error(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_checks='import pytest\n\n@pytest.mark.requirement("DNSSEC-DOMAIN")\n'
+        "def test_unknown(target, colour):\n    pass\n"
+    )
+    pytester.makefile(".yaml", inventory="domains: [a.example, b.example]\n")
+    result = pytester.runpytest("test_checks.py", "--inventory=inventory.yaml", "--rows-per-item=2")
+    _one_usage_error(result, "no mailtls value named colour")
 
 
 def test_strict_turns_a_warning_into_a_failed_test(pytester: pytest.Pytester) -> None:
@@ -198,11 +260,16 @@ def test_a_bad_inventory_is_one_usage_error(
     _one_usage_error(pytester.runpytest("test_checks.py", "--inventory=inventory.yaml"), message)
 
 
-def test_a_check_without_the_target_fixture_is_a_usage_error(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("per_item", ["1", "2"], ids=["own-items", "batched"])
+def test_a_check_without_the_target_fixture_is_a_usage_error(
+    pytester: pytest.Pytester, per_item: str
+) -> None:
     pytester.makepyfile(
         test_checks='import pytest\n\n@pytest.mark.requirement("DNSSEC-DOMAIN")\n'
         "def test_no_target():\n    pass\n"
     )
-    pytester.makefile(".yaml", inventory="domains: [a.example]\n")
-    result = pytester.runpytest("test_checks.py", "--inventory=inventory.yaml")
+    pytester.makefile(".yaml", inventory="domains: [a.example, b.example]\n")
+    result = pytester.runpytest(
+        "test_checks.py", "--inventory=inventory.yaml", f"--rows-per-item={per_item}"
+    )
     _one_usage_error(result, "a check must take the 'target' fixture")
