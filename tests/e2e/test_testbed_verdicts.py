@@ -64,6 +64,7 @@ def suite(testbed_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory)
             f"--html={html}",
             "--self-contained-html",
             f"--junitxml={tmp / 'junit.xml'}",
+            "--rows-per-item=1",  # each row its own item (batches: test_batched_rows_*)
             "-q",
         ],
         tmp,
@@ -354,8 +355,13 @@ def test_sender_auth_evidence_in_json_html_and_junit(suite: dict[str, Any]) -> N
     assert found["found_at"] == "_dmarc.dmarc-spnone.test"
     assert found["source"] == "organizational"
     html = suite["html"]
-    for needle in ("SPF evaluation (include tree)", "_r.spf-11.test", "RSA 512 bits",
-                   "DMARC policy discovery", "inherited from the organizational domain"):
+    for needle in (
+        "SPF evaluation (include tree)",
+        "_r.spf-11.test",
+        "RSA 512 bits",
+        "DMARC policy discovery",
+        "inherited from the organizational domain",
+    ):
         assert needle in html, needle
     syntax = _row(suite, "spf-badmech.test", "SPF-SYNTAX")
     assert {c["confidence"] for c in syntax["citation"]} == {"U"}
@@ -381,3 +387,52 @@ def test_sender_auth_dns_failures_name_the_query(suite: dict[str, Any]) -> None:
         row = _row(suite, domain, requirement)
         assert row["verdict"] == "error", row
         assert query in row["message"] and "SERVFAIL" in row["message"], row["message"]
+
+
+@pytest.fixture(scope="module")
+def batched(
+    testbed_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """The same inventory with seven rows per pytest item (mailtls.batch; batches cross domains)."""
+    tmp = tmp_path_factory.mktemp("e2e-batched")
+    inventory = tmp / "inventory.yaml"
+    inventory.write_text(yaml.safe_dump({"domains": [_entry(name) for name in RUN_DOMAINS]}))
+    code, output, data = run_suite(
+        [
+            f"--inventory={inventory}",
+            f"--resolver={testbed_env['resolver']}",
+            f"--ca-bundle={testbed_env['ca_bundle']}",
+            "--timeout=2",
+            f"--junitxml={tmp / 'junit.xml'}",
+            "--rows-per-item=7",
+            "-q",
+        ],
+        tmp,
+    )
+    assert data is not None, output[-4000:]
+    return {"code": code, "data": data, "junit": (tmp / "junit.xml").read_text()}
+
+
+def _scan_numbers(message: str) -> str:
+    """A message without what differs from run to run: the hello numbers of a scan (its two
+    lanes race; the verdict does not) and elapsed times ("316 ms")."""
+    return re.sub(r"[0-9.]+ ms\b", "N ms", re.sub(r"hello \d+", "hello N", message))
+
+
+def test_batched_rows_are_the_rows_of_their_own_items(
+    suite: dict[str, Any], batched: dict[str, Any]
+) -> None:
+    single = {r["test"]: r for r in suite["data"]["results"]}
+    rows = {r["test"]: r for r in batched["data"]["results"]}
+    assert rows.keys() == single.keys()
+    changed = {
+        test: (single[test]["verdict"], r["verdict"], single[test]["message"], r["message"])
+        for test, r in rows.items()
+        if (r["verdict"], _scan_numbers(r["message"]))
+        != (single[test]["verdict"], _scan_numbers(single[test]["message"]))
+        or [e["type"] for e in r["evidence"]] != [e["type"] for e in single[test]["evidence"]]
+    }
+    assert not changed, "\n".join(f"{t}: {v}" for t, v in changed.items())
+    assert batched["code"] == suite["code"]
+    cases = ElementTree.fromstring(batched["junit"]).findall(".//testcase")
+    assert len(rows) / 7 <= len(cases) < len(rows) / 3  # a few rows per item, every check
