@@ -37,7 +37,10 @@ def _records(d: Discovery) -> list[bytes]:
     """The selected ``v=STSv1`` records (raw bytes), or the verdict that we could not look."""
     answer = d.mta_sts_txt
     if answer is None:
-        inconclusive(f"{d.domain}: the MTA-STS record was not looked up (MX discovery failed)")
+        why = d.error or d.mx.describe()
+        inconclusive(
+            f"{d.domain}: the MTA-STS record was not looked up (MX discovery failed: {why})"
+        )
     if answer.failed:
         inconclusive(f"{d.domain}: {answer.describe()}")
     return records.select(answer.records if answer.answered else (), TAG)

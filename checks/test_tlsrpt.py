@@ -9,17 +9,21 @@ from __future__ import annotations
 import pytest
 
 from mailtls import records, tlsrpt
-from mailtls.observations import Discovery, DnsAnswer
+from mailtls.observations import Discovery
 from mailtls.requirements import Requirement
 from mailtls.verdicts import inconclusive, judge, not_applicable
 
 
-def _found(answer: DnsAnswer | None, domain: str) -> list[bytes]:
+def _found(d: Discovery) -> list[bytes]:
     """The selected ``v=TLSRPTv1`` records (raw bytes), or the verdict that we could not look."""
+    answer = d.tlsrpt_txt
     if answer is None:
-        inconclusive(f"{domain}: the TLS-RPT record was not looked up (MX discovery failed)")
+        why = d.error or d.mx.describe()
+        inconclusive(
+            f"{d.domain}: the TLS-RPT record was not looked up (MX discovery failed: {why})"
+        )
     if answer.failed:
-        inconclusive(f"{domain}: {answer.describe()}")
+        inconclusive(f"{d.domain}: {answer.describe()}")
     return records.select(answer.records if answer.answered else (), tlsrpt.TAG)
 
 
@@ -37,7 +41,7 @@ def _problems(found: list[bytes]) -> list[str]:
 def test_one_tlsrpt_record(discovery: Discovery) -> None:
     """At most one ``v=TLSRPTv1`` TXT record at ``_smtp._tls.<domain>`` (exactly one if any)."""
     d = discovery
-    found = _found(d.tlsrpt_txt, d.domain)
+    found = _found(d)
     if not found:
         not_applicable(f"{d.domain} publishes no TLS-RPT record")
     assert len(found) == 1, (
@@ -51,7 +55,7 @@ def test_one_tlsrpt_record(discovery: Discovery) -> None:
 def test_tlsrpt_rua(discovery: Discovery) -> None:
     """The TLS-RPT record has ``rua=`` with mailto: or https: URIs (RFC 8460 §3)."""
     d = discovery
-    found = _found(d.tlsrpt_txt, d.domain)
+    found = _found(d)
     if not found:
         not_applicable(f"{d.domain} publishes no TLS-RPT record")
     problems = _problems(found)
@@ -72,7 +76,7 @@ def test_tlsrpt_with_policy(discovery: Discovery, profile: str, requirement: Req
     mechanisms = [m for m, on in (("MTA-STS", d.mta_sts_advertised), ("DANE", _uses_dane(d))) if on]
     if not mechanisms:
         not_applicable(f"{d.domain} publishes neither MTA-STS nor DANE")
-    found = _found(d.tlsrpt_txt, d.domain)
+    found = _found(d)
     problem = None
     if not found:
         problem = f"no TLS-RPT record at _smtp._tls.{d.domain}"

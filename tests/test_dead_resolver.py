@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mailtls.runstate import DNS_WORKERS
 from tests.conftest import run_suite
 from tests.support.dnsstub import ADDRESS, FadingResolver
 
@@ -75,8 +76,8 @@ def test_a_resolver_dying_after_the_canary_costs_bounded_queries(
     }
     assert any("stopped asking this resolver" in row["message"] for row in rows)
     # Without the breaker: 300 domains x (MX + 2 SRV) x 2 tries = 1,800 unanswered queries.
-    # With it: the queries in flight when it trips (two worker pools of 16) and their retries.
-    assert fading.unanswered <= 2 * (16 + 16 + 4), fading.unanswered
+    # With it: the queries in flight when it trips (two pools of DNS_WORKERS) and their retries.
+    assert fading.unanswered <= 2 * (2 * DNS_WORKERS + 4), fading.unanswered
 
 
 def test_with_the_resolver_dead_every_check_is_an_error(tmp_path: Path) -> None:
@@ -101,4 +102,10 @@ def test_with_the_resolver_dead_every_check_is_an_error(tmp_path: Path) -> None:
     # these three, whatever the resolver does. Every other row needs an answer.
     wrong = [w for w in wrong if w[1] != "error" and w[0] != "SPF-NONSENDING"]
     assert not wrong, wrong
+    unnamed = [
+        (r["requirement"], r["message"])
+        for r in data["results"]
+        if r["verdict"] == "error" and f"resolver {ADDRESS}:5303" not in r["message"]
+    ]
+    assert not unnamed, unnamed  # every error names the resolver that did not answer
     assert len(data["results"]) >= 3 * 50  # every check, for every domain

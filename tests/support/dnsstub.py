@@ -10,6 +10,8 @@ import threading
 import dns.flags
 import dns.message
 import dns.rcode
+import dns.rdatatype
+import dns.rrset
 
 ADDRESS = "127.0.18.53"
 
@@ -41,6 +43,43 @@ class FadingResolver:
                 self.sock.sendto(reply.to_wire(), peer)
             else:
                 self.unanswered += 1
+
+    def close(self) -> None:
+        self.stopped = True
+        self.thread.join()
+        self.sock.close()
+
+
+class CountingResolver:
+    """Answers names under ``ok.`` with one A record, every other name with SERVFAIL, and counts
+    the queries per (name, type)."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((ADDRESS, port))
+        self.sock.settimeout(0.2)
+        self.asked: dict[tuple[str, str], int] = {}
+        self.stopped = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopped:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            query = dns.message.from_wire(data)
+            question = query.question[0]
+            name = question.name.to_text()
+            key = (name, dns.rdatatype.to_text(question.rdtype))
+            self.asked[key] = self.asked.get(key, 0) + 1
+            reply = dns.message.make_response(query)
+            if name.startswith("ok."):
+                reply.answer.append(dns.rrset.from_text(question.name, 300, "IN", "A", "192.0.2.1"))
+            else:
+                reply.set_rcode(dns.rcode.SERVFAIL)
+            self.sock.sendto(reply.to_wire(), peer)
 
     def close(self) -> None:
         self.stopped = True
