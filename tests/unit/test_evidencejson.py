@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ from mailtls.evidence import to_jsonable
 from mailtls.observations import Discovery, DnsAnswer, MxHost
 from mailtls.requirements import Citation
 from mailtls.results import Result, Waiver
+
+REPO = Path(__file__).resolve().parents[2]
 
 ODD = [
     "",
@@ -114,6 +118,24 @@ def test_the_documented_python_expansion_gives_a_dict_per_row(tmp_path: Path) ->
         assert row["target"]["domain"] == want.domain and row["message"] == want.message
         assert row["waiver"] == (want.waiver.as_json() if want.waiver else None)
         assert row["evidence"] == list(want.evidence)
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
+def test_the_shipped_jq_program_gives_format_1_rows(tmp_path: Path) -> None:
+    """examples/evidence-rows.jq, which the README offers, expands rows exactly as mailtls does
+    (overrides included)."""
+    odd = [*ROWS, _row(50, severity="critical")]
+    for rows in (ROWS, odd):
+        data, _ = _write_and_read(rows, tmp_path / "e.json")
+        assert ("severity" in data["results"]["columns"]) == (rows is odd)
+        out = subprocess.run(
+            ["jq", "-f", str(REPO / "examples" / "evidence-rows.jq"), str(tmp_path / "e.json")],
+            capture_output=True,
+            check=True,
+            text=True,
+            encoding="utf-8",
+        )
+        assert json.loads(out.stdout) == evidencejson.expand(data) == [r.as_json(str) for r in rows]
 
 
 # A format-1 file as mailtls wrote it before format 2 (rows as dicts): an auditor's baseline.
