@@ -3,9 +3,10 @@
 status a single run would have given (the gate re-decided over every row: waivers, ``--strict``,
 ``--allow-errors`` and ``--baseline`` as the shards recorded them).
 
-Parts that do not belong together (another inventory, tool version, profile or gate setting),
-shards missing or given twice, a part that did not finish: one usage error (exit 4), never a
-partial result.
+Parts that do not belong together (another inventory, tool version, evidence JSON format,
+profile or gate setting), shards missing or given twice, a part that did not finish: one usage
+error (exit 4), never a partial result. Parts of format 1 or 2 are read; the merged file is
+format 2, as a single run writes it.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def _load(path: Path) -> dict[str, Any]:
             raise TypeError(f"a {type(data).__name__}, not a JSON object")
         if not all(key in data for key in ("run", "results", "observations", "tool")):
             raise KeyError("run/results/observations/tool")
-        evidencejson.format_of(data)
+        evidencejson.domains(data)  # format 1 or 2, with the domains its rows are about
     except OSError as exc:
         raise MergeError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     except (ValueError, KeyError, TypeError) as exc:
