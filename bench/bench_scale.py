@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO / "testbed"))
 from tb.common import RUN  # noqa: E402  (the testbed's runtime folder, outside the checkout)
 
 from bench.bench_suite import postfix_connects  # noqa: E402
+from mailtls import evidencejson  # noqa: E402
 from tests.browser import Chromium  # noqa: E402
 
 NSD, UNBOUND = "127.0.18.101", "127.0.18.102"
@@ -193,12 +194,11 @@ def main() -> int:
         time.sleep(0.5)
         counted = postfix_connects(log, since)
         data = json.loads(evidence.read_text())
-        verdicts = Counter(r["verdict"] for r in data["results"])
+        rows = evidencejson.expand(data)
+        verdicts = Counter(r["verdict"] for r in rows)
         print(f"{args.domains} signed domains, 5 MX addresses: exit {proc.returncode}")
         print("  " + (proc.stdout.strip().splitlines() or ["?"])[-1])
-        print(
-            f"  wall {wall:.1f} s; peak RSS {rss:.0f} MB; {len(data['results'])} rows {dict(verdicts)}"
-        )
+        print(f"  wall {wall:.1f} s; peak RSS {rss:.0f} MB; {len(rows)} rows {dict(verdicts)}")
         print(
             f"  report {report.stat().st_size / 1e6:.1f} MB; evidence JSON {evidence.stat().st_size / 1e6:.1f} MB"
         )

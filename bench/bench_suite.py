@@ -25,6 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "testbed"))
 from tb.common import RUN  # noqa: E402  (the testbed's runtime folder, outside the checkout)
 
+from mailtls import evidencejson  # noqa: E402
+
 
 def postfix_connects(log: Path, since: int) -> Counter[str]:
     """Count smtpd 'connect from' lines per listener tag (postfix/<scenario>/smtpd) after offset."""
@@ -80,7 +82,8 @@ def main() -> int:
 
     per_ip: dict[str, int] = {}
     seen: set[tuple[str, str]] = set()
-    for res in data["results"]:
+    rows = evidencejson.expand(data)
+    for res in rows:
         for ev in (data["observations"][d] for d in res["evidence"]):
             if ev.get("type") in ("SmtpObservation", "TlsScan"):
                 ep = ev["endpoint"]
@@ -88,11 +91,9 @@ def main() -> int:
                 if key not in seen:
                     seen.add(key)
                     per_ip[ep["ip"]] = per_ip.get(ep["ip"], 0) + ev["connections"]
-    verdicts = Counter(r["verdict"] for r in data["results"])
+    verdicts = Counter(r["verdict"] for r in rows)
     print(f"inventory: {args.inventory}")
-    print(
-        f"results: {len(data['results'])} ({', '.join(f'{k} {v}' for k, v in sorted(verdicts.items()))})"
-    )
+    print(f"results: {len(rows)} ({', '.join(f'{k} {v}' for k, v in sorted(verdicts.items()))})")
     print(f"wall time: {wall:.2f} s for the whole pytest run (exit {proc.returncode})")
     print("connections per MX IP (client side, from the evidence):")
     for ip, n in sorted(per_ip.items()):

@@ -24,6 +24,7 @@ from mailtls.htmlparts import pre as _pre
 from mailtls.htmlparts import table as _table
 from mailtls.observations import (
     Discovery,
+    DnsAnswer,
     HelloRecord,
     PolicyFetch,
     SmtpObservation,
@@ -37,25 +38,52 @@ from mailtls.sharing import SniProbe
 
 def to_jsonable(obj: Any) -> Any:
     """A JSON-ready copy: dataclasses become dicts tagged with their type, DER becomes PEM,
-    a policy body is given both exactly (base64) and readably (escaped)."""
+    a policy body is given both exactly (base64) and readably (escaped).
+
+    An observation that lists every DNS answer it used (``answers``: Discovery, submission
+    discovery, SPF, DMARC) holds each answer there once, with its DNSSEC status and signatures;
+    where the same answer appears again inside it (the MX answer, a host's A/AAAA/TLSA, the
+    MTA-STS TXT), it is written as ``{"answer": i}``, its index in that ``answers`` list.
+    """
+    return _jsonable(obj, {})
+
+
+def _answer_index(obj: object) -> dict[DnsAnswer, int] | None:
+    """Each answer of ``obj.answers`` (when it is a list of DNS answers) with its index."""
+    answers = getattr(obj, "answers", None)
+    if not isinstance(answers, tuple) or not all(isinstance(a, DnsAnswer) for a in answers):
+        return None
+    index: dict[DnsAnswer, int] = {}
+    for i, answer in enumerate(answers):
+        index.setdefault(answer, i)
+    return index
+
+
+def _jsonable(obj: Any, refs: dict[DnsAnswer, int]) -> Any:
+    if isinstance(obj, DnsAnswer) and obj in refs:
+        return {"answer": refs[obj]}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        own = _answer_index(obj)
+        inner = refs if own is None else own
         out: dict[str, Any] = {"type": type(obj).__name__}
         for f in dataclasses.fields(obj):
             value = getattr(obj, f.name)
             if f.name == "chain_der":
                 out["chain_pem"] = [ssl.DER_cert_to_PEM_cert(der) for der in value]
             elif isinstance(obj, PolicyFetch) and f.name == "body":
-                out["body_base64"] = to_jsonable(value)  # the exact bytes
+                out["body_base64"] = _jsonable(value, inner)  # the exact bytes
                 out["body_escaped"] = obj.body_escaped  # the same, readable
+            elif f.name == "answers" and own is not None:
+                out[f.name] = [_jsonable(a, {}) for a in value]
             else:
-                out[f.name] = to_jsonable(value)
+                out[f.name] = _jsonable(value, inner)
         return out
     if isinstance(obj, bytes):
         return base64.b64encode(obj).decode("ascii")
     if isinstance(obj, tuple | list):
-        return [to_jsonable(x) for x in obj]
+        return [_jsonable(x, refs) for x in obj]
     if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
+        return {str(k): _jsonable(v, refs) for k, v in obj.items()}
     return obj
 
 

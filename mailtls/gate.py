@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailtls import evidencejson
 from mailtls.results import Key, Result
 
 __all__ = [
@@ -38,8 +39,8 @@ def result_key(res: Result) -> Key:
 def load_baseline(path: Path) -> dict[Key, str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        rows = [Result.from_json(r) for r in data["results"]]
-        return {r.key: r.verdict for r in rows}
+        # Either format: a baseline written before format 2 (rows as dicts) still reads.
+        return {r.key: r.verdict for r in evidencejson.rows(data)}
     except OSError as exc:
         raise BaselineError(f"--baseline {path}: cannot read it: {exc.strerror or exc}") from None
     except (ValueError, KeyError, TypeError) as exc:

@@ -3,9 +3,10 @@
 status a single run would have given (the gate re-decided over every row: waivers, ``--strict``,
 ``--allow-errors`` and ``--baseline`` as the shards recorded them).
 
-Parts that do not belong together (another inventory, tool version, profile or gate setting),
-shards missing or given twice, a part that did not finish: one usage error (exit 4), never a
-partial result.
+Parts that do not belong together (another inventory, tool version, evidence JSON format,
+profile or gate setting), shards missing or given twice, a part that did not finish: one usage
+error (exit 4), never a partial result. Parts of format 1 or 2 are read; the merged file is
+format 2, as a single run writes it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from mailtls import gate, requirements
+from mailtls import evidencejson, gate, requirements
 from mailtls.evidence import digest
 from mailtls.inventory import InventoryError, load_inventory
 from mailtls.probes.dns import parse_resolver
@@ -39,14 +40,15 @@ class MergeError(Exception):
 def _load(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise TypeError(f"a {type(data).__name__}, not a JSON object")
         if not all(key in data for key in ("run", "results", "observations", "tool")):
             raise KeyError("run/results/observations/tool")
+        evidencejson.domains(data)  # format 1 or 2, with the domains its rows are about
     except OSError as exc:
         raise MergeError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise MergeError(f"{path}: not a mailtls --evidence-json file ({exc})") from None
-    if not isinstance(data, dict):
-        raise MergeError(f"{path}: not a mailtls --evidence-json file")
     return data
 
 
@@ -61,6 +63,12 @@ def check_parts(parts: list[tuple[Path, dict[str, Any]]]) -> int:
         if part["tool"] != first["tool"]:
             raise MergeError(
                 f"mixed versions: {path} is {part['tool']}, {first_path} is {first['tool']}"
+            )
+        ours, theirs = evidencejson.format_of(part), evidencejson.format_of(first)
+        if ours != theirs:
+            raise MergeError(
+                f"mixed evidence JSON formats: {path} is format {ours}, {first_path} is format "
+                f"{theirs}; run every shard with the same mailtls"
             )
         for key in SAME:
             if part["run"].get(key) != first["run"].get(key):
@@ -94,7 +102,7 @@ def check_parts(parts: list[tuple[Path, dict[str, Any]]]) -> int:
                     f"planned differently (the DNS changed between them?); run them again"
                 )
             owner[d] = part["shard"]["index"]
-        stray = {r["domain"] for r in part["results"]} - set(part["shard"]["domains"])
+        stray = evidencejson.domains(part) - set(part["shard"]["domains"])
         if stray:
             raise MergeError(f"{path}: results for domains outside its shard: {sorted(stray)[:3]}")
     return total
@@ -201,7 +209,7 @@ def _rows(parts: list[dict[str, Any]]) -> list[Result]:
     for part in parts:
         seen = part["observations"]
         try:
-            rows += [Result.from_json(r, seen.__getitem__) for r in part["results"]]
+            rows += evidencejson.rows(part, seen.__getitem__)
         except (KeyError, TypeError, ValueError) as exc:
             where = f"shard {part['shard']['index']}"
             raise MergeError(f"{where}: a result row is not mailtls's ({exc!r})") from None
@@ -243,11 +251,12 @@ def merge(
         for part in parts:
             observations.update(part["observations"])
         document = {
+            "format": evidencejson.FORMAT,  # whatever the parts' format, as a single run writes
             "tool": parts[0]["tool"],
             "run": {**parts[0]["run"], "started": state.started, "finished": state.finished},
             "shards": [{**p["shard"], "exitstatus": p["run"]["exitstatus"]} for p in parts],
             "connections_per_address": made,
-            "results": [r.as_json(_digest_of(parts)) for r in rows],
+            **evidencejson.encode(rows, _digest_of(parts)),
             "observations": observations,
         }
         document["run"]["exitstatus"] = 1 if state.gate.failed else 0

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mailtls import __version__, gate, requirements
+from mailtls import __version__, evidencejson, gate, requirements
 from mailtls.evidence import digest, to_jsonable
 from mailtls.runstate import RUN
 from mailtls.summary import EvidenceIndex, evidence_buttons, summary_html
@@ -160,6 +160,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state.evidence_json is None:
         return
     document: dict[str, Any] = {
+        "format": evidencejson.FORMAT,
         "tool": {"name": "mailtls", "version": __version__},
         "run": {
             "started": state.started,
@@ -190,7 +191,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             observations.setdefault(key, to_jsonable(obs))
         return digests[id(obs)]
 
-    document["results"] = [r.as_json(ref) for r in state.results.values()]
+    # Format 2: requirements, targets, messages, evidence lists once each; rows refer to them.
+    document.update(evidencejson.encode(state.results.values(), ref))
     document["observations"] = observations
     state.evidence_json.parent.mkdir(parents=True, exist_ok=True)
     state.evidence_json.write_text(

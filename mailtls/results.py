@@ -1,8 +1,9 @@
 """One result row: the verdict of one check on one target, as a frozen typed record.
 
 The plugin makes one per test; the summary, report, gate, merge and evidence JSON read its
-fields. ``as_json``/``from_json`` are the evidence JSON's row schema (``--evidence-json``,
-``--baseline``, ``python -m mailtls merge``); the key order is the file's.
+fields. ``as_json``/``from_json`` are a row as a dict: the evidence JSON's row in format 1, and
+what :func:`mailtls.evidencejson.expand` gives for a format-2 file (which states a row's shared
+facts once, :mod:`mailtls.evidencejson`); the key order is format 1's.
 """
 
 from __future__ import annotations

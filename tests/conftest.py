@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from mailtls import evidencejson
+
 # Property-based fuzzing (tests/unit/test_fuzz_parsers.py): a fixed, small budget in CI; a deep
 # run with HYPOTHESIS_PROFILE=nightly (or bench/bench_fuzz.py). Derandomized in CI so a red run
 # is reproducible; the nightly profile explores new inputs every time.
@@ -51,10 +53,14 @@ def run_suite(
 
 
 def inflate(data: dict[str, Any]) -> dict[str, Any]:
-    """The evidence JSON with every row's observation digests replaced by the observations
-    (the file stores each observation once, in "observations"); "raw" keeps the file as read."""
+    """The evidence JSON with its rows as dicts (format 1's keys, ``evidencejson.expand``) and
+    every row's observation digests replaced by the observations (the file stores each
+    observation once, in "observations"); "raw" keeps the file as read."""
     observations = data.get("observations", {})
-    rows = [{**r, "evidence": [observations[d] for d in r["evidence"]]} for r in data["results"]]
+    rows = [
+        {**r, "evidence": [observations[d] for d in r["evidence"]]}
+        for r in evidencejson.expand(data)
+    ]
     return {**data, "results": rows, "raw": data}
 
 

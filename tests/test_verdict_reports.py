@@ -11,6 +11,8 @@ import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from mailtls import evidencejson
+
 REPO = Path(__file__).resolve().parent.parent
 
 CONFTEST = textwrap.dedent(
@@ -109,7 +111,8 @@ def test_verdict_rows_skip_traceback_formatting(tmp_path: Path) -> None:
     assert proc.returncode == 1, output
     # Only the check with a bug went through pytest's traceback formatting.
     assert (tmp_path / "formatted.txt").read_text().split() == ["test_has_a_bug[a.example]"], output
-    rows = {r["requirement"]: r for r in json.loads((tmp_path / "out.json").read_text())["results"]}
+    data = json.loads((tmp_path / "out.json").read_text())
+    rows = {r["requirement"]: r for r in evidencejson.expand(data)}
     assert {k: r["verdict"] for k, r in rows.items()} == {
         "MX-RESOLVE": "fail",
         "MX-IMPLICIT": "warn",

@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import REPO, run_suite
+from mailtls import evidencejson
+from tests.conftest import REPO, inflate, run_suite
 
 DOMAINS = [
     "good.test",
@@ -93,8 +94,11 @@ def test_shards_merged_equal_the_single_run(testbed_env: dict[str, Any], tmp_pat
         *map(str, parts), f"--html={html}", f"--evidence-json={merged}", f"--junitxml={junit}"
     )
     assert proc.returncode == single_code, proc.stdout + proc.stderr
-    data = json.loads(merged.read_text())
-    assert _rows(data) == _rows(single["raw"])
+    data = inflate(json.loads(merged.read_text()))
+    assert _rows(data) == _rows(single)
+    # Written as a single run writes it: format 2, each requirement's facts once.
+    assert data["format"] == single["format"] == 2
+    assert data["requirements"] == single["requirements"]
     assert any(r["waived"] for r in data["results"])  # the waiver held in its shard
     assert max(data["connections_per_address"].values()) <= 10
     cases = list(ET.parse(junit).getroot().iter("testcase"))
@@ -112,4 +116,23 @@ def test_shards_merged_equal_the_single_run(testbed_env: dict[str, Any], tmp_pat
     (tmp_path / "foreign.json").write_text(json.dumps(foreign))
     proc = _merge(str(parts[0]), str(parts[1]), str(tmp_path / "foreign.json"))
     assert proc.returncode == 4 and "mixed inventories" in proc.stderr
+    assert not (tmp_path / "x.json").exists()
+
+    # Parts written before format 2 (rows as dicts) merge into the same format-2 file; parts of
+    # mixed formats are one usage error.
+    old = []
+    for k, part in enumerate(parts, 1):
+        raw = json.loads(part.read_text())
+        keep = ("tool", "run", "shard", "observations")
+        (tmp_path / f"old{k}.json").write_text(
+            json.dumps({**{key: raw[key] for key in keep}, "results": evidencejson.expand(raw)})
+        )
+        old.append(str(tmp_path / f"old{k}.json"))
+    again = tmp_path / "again.json"
+    proc = _merge(*old, f"--evidence-json={again}")
+    assert proc.returncode == single_code, proc.stdout + proc.stderr
+    data = inflate(json.loads(again.read_text()))
+    assert data["format"] == 2 and _rows(data) == _rows(single)
+    proc = _merge(old[0], str(parts[1]), str(parts[2]), f"--evidence-json={tmp_path / 'x.json'}")
+    assert proc.returncode == 4 and "mixed evidence JSON formats" in proc.stderr
     assert not (tmp_path / "x.json").exists()

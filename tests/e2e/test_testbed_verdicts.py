@@ -16,6 +16,7 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 
+from mailtls import evidencejson, requirements
 from tests.conftest import REPO, run_suite
 
 SCENARIOS = yaml.safe_load((REPO / "testbed" / "scenarios.yaml").read_text())
@@ -146,14 +147,35 @@ def test_shared_ip_probed_once(suite: dict[str, Any]) -> None:
 
 def test_json_shape(suite: dict[str, Any]) -> None:
     data = suite["data"]
-    assert set(data["raw"]) == {"tool", "run", "results", "observations"}
-    stored = data["raw"]["observations"]
-    assert all(
-        isinstance(d, str) and d in stored for r in data["raw"]["results"] for d in r["evidence"]
-    )
-    # Each observation is stored once however many rows refer to it.
-    refs = [d for r in data["raw"]["results"] for d in r["evidence"]]
+    raw = data["raw"]
+    assert raw["format"] == 2 and next(iter(raw)) == "format"
+    assert set(raw) == {
+        "format",
+        "tool",
+        "run",
+        "requirements",
+        "checks",
+        "targets",
+        "messages",
+        "waivers",
+        "evidence",
+        "results",
+        "observations",
+    }
+    assert raw["results"]["columns"] == list(evidencejson.COLUMNS)
+    stored = raw["observations"]
+    assert all(isinstance(d, str) and d in stored for ev in raw["evidence"] for d in ev)
+    # Each observation is stored once however many rows refer to it; so is each requirement's
+    # title, citations and severity per profile, each target and each evidence list.
+    refs = [d for r in evidencejson.expand(raw) for d in r["evidence"]]
     assert len(set(refs)) == len(stored) < len(refs)
+    assert set(raw["requirements"]) == {r["requirement"] for r in data["results"]}
+    assert len(raw["targets"]) < len(raw["results"]["rows"])
+    for req_id, facts in raw["requirements"].items():
+        req = requirements.get(req_id)
+        assert facts["title"] == req.title
+        assert facts["citation"] == [c.as_json() for c in req.citations]
+        assert facts["severity"] == {"nist": req.severity_for("nist")}
     assert set(data["run"]) == {
         "started",
         "finished",

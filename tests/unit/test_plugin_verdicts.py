@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from mailtls import evidencejson
 from tests.support.dnsstub import ADDRESS, FadingResolver
 
 pytest_plugins = ["pytester"]
@@ -77,7 +78,7 @@ def _run(
         *args,
     )
     out = pytester.path / "evidence.json"
-    rows = json.loads(out.read_text())["results"] if out.exists() else []
+    rows = evidencejson.expand(json.loads(out.read_text())) if out.exists() else []
     return result, {r["domain"]: r for r in rows}
 
 
