@@ -20,7 +20,7 @@ from mailtls.verdicts import VERDICTS, Verdict
 Key = tuple[str, str, str | None, str | None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Waiver:
     """The inventory waiver that matched a fail or warn result."""
 
@@ -53,7 +53,7 @@ def _optional_str(raw: object) -> str | None:
     return None if raw is None else str(raw)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     """The verdict of one check (``test``, a pytest node ID) on one target."""
 
