@@ -61,9 +61,7 @@ class ProbeFailure:
     kind: FailureKind
     message: str
     connection_refused: bool = False  # kind "connect": the host answered RST (nothing listens)
-    not_tls: bool = (
-        False  # stage "tls": the peer's first bytes were not a TLS record (OpenSSL's reason)
-    )
+    not_tls: bool = False  # stage "tls": the peer's first bytes were not a TLS record (OpenSSL's reason)
 
     @property
     def inconclusive(self) -> bool:
