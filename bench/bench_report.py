@@ -264,11 +264,17 @@ def breakdown(report: Path) -> str:
     blob = re.search(r'data-jsonblob="([^"]*)"', html)
     if blob:
         parts.append(f"pytest-html's data {len(blob.group(1)) / 1e6:.1f} MB")
-    for m in re.finditer(r'<script type="([^"]+)" id="(mailtls-[a-z]+)">([^<]*)</script>', html):
-        size = f"{m.group(2)} {len(m.group(3)) / 1e6:.2f} MB"
+    sizes: dict[str, list[float]] = {}  # payload: [bytes in the page, bytes unpacked]
+    for m in re.finditer(
+        r'<script type="([^"]+)" id="mailtls-([a-z]+)[^"]*">([^<]*)</script>', html
+    ):
+        size = sizes.setdefault(m.group(2), [0, 0])
+        size[0] += len(m.group(3))
         if m.group(1) == "application/gzip+base64":
-            size += f" (unpacked {len(json.dumps(unpack(m.group(3)), ensure_ascii=False)) / 1e6:.1f} MB)"
-        parts.append(size)
+            size[1] += len(json.dumps(unpack(m.group(3)), ensure_ascii=False))
+    for name, (packed, unpacked) in sizes.items():
+        extra = f" (unpacked {unpacked / 1e6:.1f} MB)" if unpacked else ""
+        parts.append(f"mailtls-{name} {packed / 1e6:.2f} MB{extra}")
     start, end = html.find("<h2>mailtls run"), html.find("<h2>All results by domain")
     if 0 <= start < end:
         parts.append(f"plain-HTML summary (facts to expiry view) {(end - start) / 1e6:.2f} MB")

@@ -116,7 +116,7 @@
     body.className = 'mt-ev-body'
     body.dataset.ev = button.dataset.ev
     parent.appendChild(body)
-    packed('mailtls-evidence').then((store) => {
+    packed('mailtls-evidence-' + button.dataset.ev[0]).then((store) => {
       const html = store[button.dataset.ev]
       // Evidence HTML was escaped by mailtls (mailtls.evidence) when it wrote the report.
       body.insertAdjacentHTML('beforeend', html === undefined ? '<p>evidence not found</p>' : html)
