@@ -13,12 +13,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from html import escape
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mailtls.summary import FINDINGS_TABLE, asset
+from mailtls.summary import FINDINGS_TABLE, asset, script_packed
 from tests.browser import Chromium, Page, find_chromium
 from tests.conftest import REPO, run_suite
 
@@ -203,3 +204,34 @@ def test_merged_report_is_what_the_run_drew(
         drawn.append((page.evaluate(DRAWN), page.evaluate("window.__mt_alerts")))
     # The same rows and evidence drawn outside pytest-html's table (which the merge cannot have).
     assert drawn[0] == drawn[1] and drawn[0][0]["evidence"] and drawn[0][1] == []
+
+
+def test_packed_rows_and_evidence_stay_text(browser: Chromium, tmp_path: Path) -> None:
+    """Hostile text in every packed string a row is drawn from reaches the page as text only;
+    evidence HTML is inserted as mailtls escaped it."""
+    hostile = [BANNER, EHLO, "</script><script>alert(3)</script>", "x' onmouseover='alert(4)"]
+    digest = "a" * 16
+    rows = {
+        "reqs": [["SMTP-STARTTLS-OFFERED", BANNER]],
+        "text": ["fail", *hostile],
+        "ev": [digest],
+        "rows": {"h.example": [[0, 0, 1, 2, 3, 4, [0]]]},
+    }
+    evidence = {digest: f"<pre>{escape(BANNER)}</pre>"}
+    page_html = (
+        f"<html><body><script>{asset('report.js')}</script>"
+        "<details class='mt-domain' data-domain='h.example'><summary>h</summary></details>"
+        f"{script_packed('mailtls-rows', rows)}{script_packed('mailtls-evidence-a', evidence)}"
+        "</body></html>"
+    )
+    path = tmp_path / "packed.html"
+    path.write_text(page_html)
+    page = _page(browser, path)
+    assert page.evaluate(DRAW_EVIDENCE) == 1
+    cells = page.evaluate("[...document.querySelectorAll('td')].map((td) => td.textContent)")
+    # verdict, requirement, severity, host, IP, message: each the string its index names
+    expected = ["fail", "SMTP-STARTTLS-OFFERED", hostile[2], hostile[0], hostile[1], hostile[3]]
+    assert cells[:6] == expected
+    assert BANNER in page.evaluate("document.querySelector('.mt-ev-body').textContent")
+    assert page.evaluate("window.__mt_alerts") == []
+    assert page.evaluate("document.querySelectorAll('img, [onmouseover]').length") == 0
