@@ -1,7 +1,8 @@
 /* mailtls report script: runs before pytest-html's own (it sits in the summary).
  * 1. A large findings table starts filtered through pytest-html's documented ?visible= and
  *    ?collapsed= URL parameters, so the page opens fast; the boxes draw the rest.
- * 2. "All results by domain" and evidence are drawn on demand from inert data: JSON packed
+ * 2. "All results by domain", the findings' evidence buttons and the evidence are drawn on
+ *    demand; rows and evidence from inert data: JSON packed
  *    with gzip and base64 (inflated with the browser's DecompressionStream when first asked
  *    for), rows stated as indexes into one table of strings.
  * Server text only ever reaches the page through textContent, or as evidence HTML that
@@ -97,9 +98,18 @@
     details.dataset.drawn = '1'
   }
 
+  const drawGroup = (details) => {
+    for (const td of details.querySelectorAll('td.mt-evs')) {
+      td.dataset.ev.split(' ').filter(Boolean).forEach((d) => td.appendChild(evidenceButton(d)))
+    }
+    details.dataset.drawn = '1'
+  }
+
   document.addEventListener('toggle', (evt) => {
     const d = evt.target
-    if (d.classList && d.classList.contains('mt-domain') && d.open && !d.dataset.drawn) {
+    if (!d.classList || !d.open || d.dataset.drawn) return
+    if (d.classList.contains('mt-group')) drawGroup(d)
+    if (d.classList.contains('mt-domain')) {
       d.dataset.drawn = 'drawing'
       drawDomain(d).catch((err) => failed(d, err))
     }

@@ -34,7 +34,7 @@ new Promise((done) => {
   }
   const undrawn = (sel) => () => [...document.querySelectorAll(sel)].some((e) => !e.dataset.drawn || e.dataset.drawn === 'drawing')
   for (const d of document.querySelectorAll('details')) d.open = true
-  until(undrawn('details.mt-domain'), () => {
+  until(undrawn('details.mt-domain, details.mt-group'), () => {
     document.querySelectorAll('button.mt-ev').forEach((b) => b.click())
     until(undrawn('.mt-ev-body'), () => done(document.querySelectorAll('.mt-ev-body').length))
   })
