@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import ssl
 import types
 import typing
@@ -49,6 +50,7 @@ class NotOurs(ValueError):
     """The JSON does not match the record type it names."""
 
 
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
