@@ -14,6 +14,8 @@ opened in headless Chromium over the DevTools protocol. Prints figures; asserts 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -24,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from mailtls.summary import unpack  # noqa: E402
 from tests.browser import Chromium  # noqa: E402
 
 CONFTEST = textwrap.dedent(
@@ -224,23 +227,74 @@ def generate(folder: Path, domains: int) -> tuple[Path, float, int]:
     return report, seconds, proc.returncode
 
 
+# Rows and evidence are inflated from packed data asynchronously: time until they are drawn.
 OPEN_DOMAIN = """
 new Promise((done) => {
   const t0 = performance.now()
-  const d = document.querySelector('details.mt-domain')
+  const d = document.querySelectorAll('details.mt-domain')[%d]
   d.open = true
-  requestAnimationFrame(() => setTimeout(() => done(performance.now() - t0), 0))
+  const t = setInterval(() => {
+    if (d.dataset.drawn !== '1' && d.dataset.drawn !== 'failed') return
+    clearInterval(t)
+    requestAnimationFrame(() => setTimeout(() => done(performance.now() - t0), 0))
+  }, 2)
 })
 """
 SHOW_EVIDENCE = """
 new Promise((done) => {
   const t0 = performance.now()
-  document.querySelector('button.mt-ev').click()
-  requestAnimationFrame(() => setTimeout(() => done(performance.now() - t0), 0))
+  const button = document.querySelector('details.mt-domain[open] button.mt-ev') // drawn above
+  button.click()
+  const t = setInterval(() => {
+    const body = button.parentElement.querySelector('.mt-ev-body')
+    if (!body || !(body.dataset.drawn || body.childElementCount)) return
+    clearInterval(t)
+    requestAnimationFrame(() => setTimeout(() => done(performance.now() - t0), 0))
+  }, 2)
 })
+"""
+# The data cost alone: read (inflate, where packed) and parse the rows and one evidence part.
+READ_DATA = """
+(async () => {
+  const read = async (el) => {
+    if (el.type === 'application/json') return JSON.parse(el.textContent)
+    const bin = atob(el.textContent)
+    const bytes = new Uint8Array(bin.length)
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i)
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))
+    return JSON.parse(await new Response(stream).text())
+  }
+  const timed = async (el) => { const t0 = performance.now(); await read(el); return performance.now() - t0 }
+  const ev = document.querySelector('script[id^="mailtls-evidence"]')
+  return [await timed(document.getElementById('mailtls-rows')), await timed(ev)]
+})()
 """
 PAINT = "performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1"
 LOADED = "performance.getEntriesByType('navigation')[0].loadEventEnd"
+
+
+def breakdown(report: Path) -> str:
+    """Where the report's bytes are: pytest-html's data, mailtls's payloads, the visible summary."""
+    html = report.read_text(encoding="utf-8")
+    parts = []
+    blob = re.search(r'data-jsonblob="([^"]*)"', html)
+    if blob:
+        parts.append(f"pytest-html's data {len(blob.group(1)) / 1e6:.1f} MB")
+    sizes: dict[str, list[float]] = {}  # payload: [bytes in the page, bytes unpacked]
+    for m in re.finditer(
+        r'<script type="([^"]+)" id="mailtls-([a-z]+)[^"]*">([^<]*)</script>', html
+    ):
+        size = sizes.setdefault(m.group(2), [0, 0])
+        size[0] += len(m.group(3))
+        if m.group(1) == "application/gzip+base64":
+            size[1] += len(json.dumps(unpack(m.group(3)), ensure_ascii=False))
+    for name, (packed, unpacked) in sizes.items():
+        extra = f" (unpacked {unpacked / 1e6:.1f} MB)" if unpacked else ""
+        parts.append(f"mailtls-{name} {packed / 1e6:.2f} MB{extra}")
+    start, end = html.find("<h2>mailtls run"), html.find("<h2>All results by domain")
+    if 0 <= start < end:
+        parts.append(f"plain-HTML summary (facts to expiry view) {(end - start) / 1e6:.2f} MB")
+    return "; ".join(parts)
 
 
 def measure(report: Path) -> None:
@@ -253,8 +307,10 @@ def measure(report: Path) -> None:
         metrics = {m["name"]: m["value"] for m in page.call("Performance.getMetrics")["metrics"]}
         rss = browser.rss_mb()
         rows = page.evaluate("document.querySelectorAll('#results-table tbody').length")
-        opened = page.evaluate(OPEN_DOMAIN)
+        opened = page.evaluate(OPEN_DOMAIN % 0)
+        again = page.evaluate(OPEN_DOMAIN % 1)
         evidence = page.evaluate(SHOW_EVIDENCE)
+        read_rows, read_evidence = page.evaluate(READ_DATA)
         url = page.evaluate("location.search")
         # On demand: the findings table drawn with every failure and error (collapsed rows).
         page.call(
@@ -271,7 +327,12 @@ def measure(report: Path) -> None:
         f"  DOM nodes {metrics.get('Nodes', 0):.0f}, JS heap {metrics.get('JSHeapUsedSize', 0) / 2**20:.0f} MB, browser RSS {rss:.0f} MB ({rss - idle:+.0f} MB over about:blank)"
     )
     print(
-        f"  open one domain's results: {opened:.0f} ms; show one evidence block: {evidence:.0f} ms"
+        f"  open one domain's results: {opened:.0f} ms (the next one {again:.0f} ms); show one "
+        f"evidence block: {evidence:.0f} ms"
+    )
+    print(
+        f"  data alone: read all rows {read_rows:.0f} ms, the evidence a click reads "
+        f"{read_evidence:.0f} ms (JSON parsed; inflated first where packed)"
     )
     print(
         f"  on demand, ?visible=failed,error: {failed_rows} rows drawn, load event {failed_loaded / 1000:.2f} s"
@@ -284,13 +345,20 @@ def main() -> int:
     )
     ap.add_argument("--domains", type=int, default=1000)
     ap.add_argument("--keep", help="write the synthetic project and report here")
+    ap.add_argument("--measure", help="only open this existing report and print its figures")
     args = ap.parse_args()
+    if args.measure:
+        report = Path(args.measure)
+        print(f"{report}: {report.stat().st_size / 1e6:.1f} MB; {breakdown(report)}")
+        measure(report)
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep or tmp)
         folder.mkdir(parents=True, exist_ok=True)
         report, seconds, _ = generate(folder, args.domains)
         size = report.stat().st_size
         print(f"{args.domains} domains: report {size / 1e6:.1f} MB, run + render {seconds:.1f} s")
+        print(f"  {breakdown(report)}")
         measure(report)
     return 0
 

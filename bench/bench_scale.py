@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO / "testbed"))
 
 from tb.common import RUN  # noqa: E402  (the testbed's runtime folder, outside the checkout)
 
+from bench.bench_report import breakdown  # noqa: E402
 from bench.bench_suite import postfix_connects  # noqa: E402
 from mailtls import evidencejson  # noqa: E402
 from tests.browser import Chromium  # noqa: E402
@@ -202,6 +203,7 @@ def main() -> int:
         print(
             f"  report {report.stat().st_size / 1e6:.1f} MB; evidence JSON {evidence.stat().st_size / 1e6:.1f} MB"
         )
+        print(f"  report: {breakdown(report)}")
         print(f"  connections per listener (Postfix log): {dict(counted)}")
         print(
             f"  floor (plain asyncio: every DNS query with DO, one STARTTLS per address) {floor_s:.2f} s"

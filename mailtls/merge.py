@@ -1,5 +1,5 @@
 """``python -m mailtls merge part-*.json``: the shards of one run (``--shard=K/N``, each with its
-``--evidence-json``) become one evidence JSON, one JUnit file, one HTML summary and the exit
+``--evidence-json``) become one evidence JSON, one JUnit file, one HTML report and the exit
 status a single run would have given (the gate re-decided over every row: waivers, ``--strict``,
 ``--allow-errors`` and ``--baseline`` as the shards recorded them).
 
@@ -12,22 +12,24 @@ format 2, as a single run writes it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
+from html import escape
 from pathlib import Path
 from typing import Any
 
-from mailtls import evidencejson, gate, requirements
+from mailtls import evidence_load, evidencejson, gate, requirements
 from mailtls.evidence import digest
 from mailtls.inventory import InventoryError, load_inventory
 from mailtls.probes.dns import parse_resolver
 from mailtls.results import Result
 from mailtls.runstate import MailtlsRun
-from mailtls.summary import EvidenceIndex, summary_html
+from mailtls.summary import FINDINGS_TABLE, EvidenceIndex, summary_html
 
 USAGE_ERROR = 4
 SAME = ("strict", "allow_errors", "max_connections", "baseline", "profile", "inventory_sha256")
@@ -278,9 +280,28 @@ def merge(
     return 1 if state.gate.failed else 0
 
 
-def _html(state: MailtlsRun, total: int, made: dict[str, int], over: dict[str, int]) -> str:
-    from html import escape
+def _with_records(state: MailtlsRun) -> MailtlsRun:
+    """The merged run with each row's evidence rebuilt as typed records (one per observation),
+    so the summary, evidence and expiry view are drawn exactly as the single run drew them."""
+    records: dict[int, object] = {}
 
+    def record(raw: object) -> object:
+        if id(raw) not in records:
+            records[id(raw)] = evidence_load.load(raw)
+        return records[id(raw)]
+
+    results = {
+        test: dataclasses.replace(r, evidence=tuple(record(e) for e in r.evidence))
+        for test, r in state.results.items()
+    }
+    seen: dict[tuple[str, Hashable], object] = {
+        ("merged", key): obs for key, obs in enumerate(records.values())
+    }
+    return dataclasses.replace(state, results=results, observations=seen)
+
+
+def _html(state: MailtlsRun, total: int, made: dict[str, int], over: dict[str, int]) -> str:
+    """The single run's report as mailtls draws it, without pytest-html's findings table."""
     busiest = ", ".join(f"{escape(ip)}: {n}" for ip, n in list(made.items())[:10]) or "none"
     limit = (
         f"<p><b>Over the per-address limit ({state.max_connections})</b>, because shards were "
@@ -292,10 +313,10 @@ def _html(state: MailtlsRun, total: int, made: dict[str, int], over: dict[str, i
         f"<h1>mailtls - email transport security report</h1><p>Merged from {total} shard(s).</p>"
         f"<p>Connections per address over all shards (busiest first): {busiest}</p>{limit}"
     )
-    body = summary_html(state, EvidenceIndex()).split("<h2>Findings table", 1)[0]
+    body = summary_html(_with_records(state), EvidenceIndex()).split(FINDINGS_TABLE, 1)[0]
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>mailtls report</title></head>"
-        f"<body>{head}{body}</body></html>"
+        f"<body>{head}<div class='mt-summary'>{body}</div></body></html>"
     )
 
 

@@ -9,12 +9,15 @@ puts into ``textContent``; evidence HTML comes pre-escaped from :mod:`mailtls.ev
 Why this shape (measured, see README "Report at scale"): pytest-html 4 draws every table row in
 JavaScript on load and again on every click, so a 30,000-row table cannot open fast. The table
 therefore holds the findings only; passing and not-applicable rows, and the evidence (one copy
-per observation, shared by every row that used it), sit in inert JSON until asked for.
+per observation, shared by every row that used it), sit in inert packed JSON (gzip, base64)
+until asked for. The rows are stated compactly: every string once in a table, rows as indexes.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import gzip
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -33,6 +36,7 @@ ORDER = ("fail", "error", "warn", "pass", "not_applicable")
 SHORT = {"pass": "pass", "warn": "warn", "fail": "fail", "not_applicable": "n.a.", "error": "error"}
 SEVERITY_RANK = {s: i for i, s in enumerate(requirements.SEVERITIES)}
 FINDINGS = ("fail", "error", "warn")
+FINDINGS_TABLE = "<h2>Findings table"  # where mailtls's part ends and pytest-html's table begins
 TABLE_LIMIT = 1500  # findings drawn by pytest-html on open; more start filtered (see report.js)
 
 
@@ -57,6 +61,22 @@ def script_json(element_id: str, data: Any) -> str:
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return f'<script type="application/json" id="{escape(element_id)}">{text}</script>'
+
+
+def script_packed(element_id: str, data: Any) -> str:
+    """Large data the page's script inflates when the reader asks for it: JSON, gzip, base64.
+
+    Inert like :func:`script_json`, and the base64 alphabet cannot close the tag or form markup.
+    gzip's timestamp is zero, so the same data always packs to the same bytes (merge = run).
+    """
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    blob = base64.b64encode(gzip.compress(text, compresslevel=6, mtime=0)).decode("ascii")
+    return f'<script type="application/gzip+base64" id="{escape(element_id)}">{blob}</script>'
+
+
+def unpack(blob: str) -> Any:
+    """The data :func:`script_packed` packed (the script element's text); for tests and tools."""
+    return json.loads(gzip.decompress(base64.b64decode(blob, validate=True)).decode("utf-8"))
 
 
 def asset(name: str) -> str:
@@ -184,7 +204,10 @@ def _finding_row(res: Result, index: EvidenceIndex) -> str:
         res.message,
     )
     tds = "".join(f"<td>{escape(str(c))}</td>" for c in cells)
-    return f"<tr class='mt-{escape(res.verdict)}'>{tds}<td>{evidence_buttons(refs)}</td></tr>"
+    # The buttons are drawn by report.js when the group is opened (they need it to work anyway):
+    # a fifth of the findings' bytes instead of buttons on every row.
+    evidence = f"<td class='mt-evs' data-ev='{escape(' '.join(refs))}'></td>"
+    return f"<tr class='mt-{escape(res.verdict)}'>{tds}{evidence}</tr>"
 
 
 def _citations(req: requirements.Requirement) -> str:
@@ -276,11 +299,30 @@ def _expiry(observations: Iterable[object], now: dt.datetime) -> str:
 # ---------------------------------------------------------------- every result, on demand
 
 
+class _Strings:
+    """Each distinct string once; rows refer to it by its position."""
+
+    def __init__(self) -> None:
+        self.pos: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        return self.pos.setdefault(text, len(self.pos))
+
+    def table(self) -> list[str]:
+        return list(self.pos)
+
+
 def _domains(state: MailtlsRun, results: Sequence[Result], index: EvidenceIndex) -> str:
-    """Every result as compact JSON per domain; report.js draws a domain when it is opened."""
+    """Every result, packed; report.js draws a domain's rows when it is opened.
+
+    The packed data: ``reqs`` [[id, title], ...]; ``text`` every distinct string once; ``ev``
+    the evidence digests; ``rows`` by domain, each row [requirement, verdict, host, IP,
+    severity, message, [evidence, ...]] as positions in ``reqs``, ``text`` and ``ev``.
+    """
     assert state.inventory is not None
     reqs = list(dict.fromkeys(r.requirement for r in results))
     req_pos = {rid: i for i, rid in enumerate(reqs)}
+    text, ev = _Strings(), _Strings()
     by_domain: dict[str, list[Result]] = defaultdict(list)
     for res in results:
         by_domain[res.domain].append(res)
@@ -291,12 +333,12 @@ def _domains(state: MailtlsRun, results: Sequence[Result], index: EvidenceIndex)
         rows[dom.name] = [
             [
                 req_pos[r.requirement],
-                verdict_label(r),
-                r.host or "",
-                r.ip or "",
-                r.severity,
-                r.message,
-                [index.ref(e) for e in r.evidence],
+                text(verdict_label(r)),
+                text(r.host or ""),
+                text(r.ip or ""),
+                text(r.severity),
+                text(r.message),
+                [ev(index.ref(e)) for e in r.evidence],
             ]
             for r in mine
         ]
@@ -308,22 +350,34 @@ def _domains(state: MailtlsRun, results: Sequence[Result], index: EvidenceIndex)
             f"{escape(state.profile_for(dom.name))} - {escape(tally)}</summary></details>"
         )
     catalogue = [[rid, requirements.get(rid).title] for rid in reqs]
+    data = {"reqs": catalogue, "text": text.table(), "ev": ev.table(), "rows": rows}
     return (
         f"<h2>All results by domain ({len(results)})</h2><p>Passing and not-applicable results "
-        "are here only; open a domain to draw its rows.</p>"
+        "are here only; open a domain to draw its rows (this needs JavaScript).</p>"
         + "".join(sections)
-        + script_json("mailtls-rows", {"reqs": catalogue, "rows": rows})
+        + script_packed("mailtls-rows", data)
     )
 
 
 def _evidence_store(index: EvidenceIndex) -> str:
-    html = {d: render_html(obs) for d, obs in index.by_digest.items()}
-    return script_json("mailtls-evidence", html)
+    """Evidence HTML by digest, packed in 16 parts by the digest's first hex digit: a click
+    inflates one part, whatever the size of the run."""
+    parts: dict[str, dict[str, str]] = defaultdict(dict)
+    for d, obs in sorted(index.by_digest.items()):
+        parts[d[0]][d] = render_html(obs)
+    return "".join(script_packed(f"mailtls-evidence-{k}", v) for k, v in sorted(parts.items()))
 
 
 def summary_html(state: MailtlsRun, index: EvidenceIndex) -> str:
-    """Everything above pytest-html's results table, plus the inert data and the page script."""
-    results = list(state.results.values())
+    """Everything above pytest-html's results table, plus the inert data and the page script.
+
+    Rows in inventory order, then by test: a merge of shards draws exactly what the run drew.
+    """
+    assert state.inventory is not None
+    order = {d.name: i for i, d in enumerate(state.inventory.domains)}
+    results = sorted(
+        state.results.values(), key=lambda r: (order.get(r.domain, len(order)), r.test)
+    )
     table_rows = sum(1 for r in results if r.verdict in FINDINGS)
     meta = {
         "tableRows": table_rows,
@@ -342,7 +396,7 @@ def summary_html(state: MailtlsRun, index: EvidenceIndex) -> str:
             _expiry(state.observations.values(), now),
             _domains(state, results, index),
             _evidence_store(index),
-            f"<h2>Findings table ({table_rows})</h2><p>Below: pytest-html's table of the "
+            f"{FINDINGS_TABLE} ({table_rows})</h2><p>Below: pytest-html's table of the "
             "findings (fail, error, warn, waived) with their evidence. Passing and n.a. rows "
             "are listed by domain above, so pytest-html's 'Passed' count shows warnings only."
             + (

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import yaml
 
 from mailtls import evidencejson
 from tests.conftest import REPO, inflate, run_suite
+from tests.support.report import payloads
 
 DOMAINS = [
     "good.test",
@@ -105,6 +107,16 @@ def test_shards_merged_equal_the_single_run(testbed_env: dict[str, Any], tmp_pat
     assert len(cases) == len(single["results"])
     page = html.read_text()
     assert "Merged from 3 shard(s)" in page and "nosuchdomain.test" in page
+    # The single run's report: the expiry view, every row on demand, the evidence they cite.
+    assert "Certificate expiry</h2><details" in page
+    packed = payloads(page)
+    drawn = packed["mailtls-rows"]
+    assert isinstance(drawn, dict)
+    per_domain = Counter(r["domain"] for r in single["results"])
+    assert {d: len(rows) for d, rows in drawn["rows"].items() if rows} == dict(per_domain)
+    evidence = {d for name, part in packed.items() if name.startswith("mailtls-evidence-")
+                for d in part}  # fmt: skip
+    assert set(drawn["ev"]) == evidence and evidence
 
     # Missing, duplicated and foreign parts: one usage error each, no output written.
     proc = _merge(str(parts[0]), str(parts[1]), f"--evidence-json={tmp_path / 'x.json'}")

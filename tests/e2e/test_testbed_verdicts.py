@@ -18,6 +18,7 @@ import yaml
 
 from mailtls import evidencejson, requirements
 from tests.conftest import REPO, run_suite
+from tests.support.report import payloads, readable
 
 SCENARIOS = yaml.safe_load((REPO / "testbed" / "scenarios.yaml").read_text())
 DOMAINS: dict[str, Any] = {
@@ -75,7 +76,9 @@ def suite(testbed_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory)
         "code": code,
         "output": output,
         "data": data,
-        "html": html.read_text(),
+        # The evidence and rows the reader unpacks on demand, as inert escaped JSON.
+        "html": readable(html.read_text()),
+        "raw_html": html.read_text(),
         "junit": (tmp / "junit.xml").read_text(),
         "seconds": time.monotonic() - started,
     }
@@ -264,9 +267,17 @@ def test_cleartext_auth_failure_names_the_mechanisms(suite: dict[str, Any]) -> N
 
 
 def test_server_markup_is_escaped_in_the_html(suite: dict[str, Any]) -> None:
-    html = suite["html"]
-    assert "<script>alert(1)</script>" not in html
-    assert "onerror=alert(2)>" not in html.replace("&gt;", "")  # only the escaped form exists
+    for html in (suite["raw_html"], suite["html"]):  # as written, and with the payloads unpacked
+        assert "<script>alert(1)</script>" not in html
+        assert "onerror=alert(2)>" not in html.replace("&gt;", "")  # only the escaped form exists
+    assert "alert(1)" in suite["html"]  # the payload is in the report, escaped
+    evidence = [
+        html
+        for name, part in payloads(suite["raw_html"]).items()
+        if name.startswith("mailtls-evidence-") and isinstance(part, dict)
+        for html in part.values()
+    ]
+    assert any("&lt;script&gt;alert(1)&lt;/script&gt;" in h for h in evidence)
 
 
 def test_errors_name_domain_host_and_cause(suite: dict[str, Any]) -> None:
