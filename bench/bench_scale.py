@@ -277,9 +277,13 @@ def floor_line(floor: scale_floor.Floor) -> str:
     )
 
 
-def verdict_counts(evidence: Path) -> tuple[int, dict[str, int]]:
+def verdict_counts(evidence: Path) -> tuple[int, dict[str, int], dict[str, int]]:
+    """Rows, rows by verdict, and the connections per address (merged files only) of an
+    evidence JSON; a row that is not an object with a verdict counts as "?"."""
     data = json.loads(evidence.read_text())
-    return len(data["results"]), dict(Counter(r["verdict"] for r in data["results"]))
+    rows = data.get("results", [])
+    verdicts = Counter(r.get("verdict", "?") if isinstance(r, dict) else "?" for r in rows)
+    return len(rows), dict(verdicts), data.get("connections_per_address", {})
 
 
 def single(args: argparse.Namespace, folder: Path, dns: Dns, ca: str, log: Path) -> None:
@@ -292,7 +296,7 @@ def single(args: argparse.Namespace, folder: Path, dns: Dns, ca: str, log: Path)
     time.sleep(0.5)
     suite_questions = scale_floor.logged_questions(dns.log, marks[1])
     counted = postfix_connects(log, since)
-    rows, verdicts = verdict_counts(evidence)
+    rows, verdicts, _made = verdict_counts(evidence)
     print(f"  exit {run.code}: {last_line(run.out)}")
     print(f"  wall {run.wall:.1f} s; peak RSS {run.rss_mb:.0f} MB; {rows} rows {verdicts}")
     print(f"  report {mb(report)}; evidence JSON {mb(evidence)}")
@@ -342,11 +346,8 @@ def sharded(args: argparse.Namespace, folder: Path, dns: Dns, ca: str, log: Path
         f"report {mb(merged)}; JSON {mb(merged_json)}; JUnit {mb(junit)}"
     )
     if merged_json.exists():
-        data = json.loads(merged_json.read_text())
-        verdicts = dict(Counter(r["verdict"] for r in data["results"]))
-        made = data.get("connections_per_address", {})
-        print(f"  merged: {len(data['results'])} rows {verdicts}")
-        del data
+        rows, verdicts, made = verdict_counts(merged_json)
+        print(f"  merged: {rows} rows {verdicts}")
         print(f"  connections per address over all shards (merged JSON): {made}")
     for line in merge.out.strip().splitlines()[-5:]:
         print(f"    {line}")
