@@ -242,12 +242,13 @@ def merge(
         observations: dict[str, Any] = {}
         for part in parts:
             observations.update(part["observations"])
+        digest_of = _digest_of(parts)  # once: per row it made the merge quadratic
         document = {
             "tool": parts[0]["tool"],
             "run": {**parts[0]["run"], "started": state.started, "finished": state.finished},
             "shards": [{**p["shard"], "exitstatus": p["run"]["exitstatus"]} for p in parts],
             "connections_per_address": made,
-            "results": [r.as_json(_digest_of(parts)) for r in rows],
+            "results": [r.as_json(digest_of) for r in rows],
             "observations": observations,
         }
         document["run"]["exitstatus"] = 1 if state.gate.failed else 0

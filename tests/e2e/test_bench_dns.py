@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.bench_scale import ZONE, Dns, dns_trouble
+from bench.scale_dns import ZONE, Dns, dns_trouble
 from mailtls.probes import senderauth
 from mailtls.probes.dns import DnsClient, ResolverAddress
 
