@@ -66,6 +66,7 @@ class Dns:
         nsd: str = NSD,
         unbound: str = UNBOUND,
         rrl_ratelimit: int = 0,
+        rrl_slip: int = 2,  # NSD's default: every 2nd rate-limited answer truncated, not dropped
     ) -> None:
         self.folder, self.unbound = folder, unbound
         self.log, self.nsd_log = folder / "unbound.log", folder / "nsd.log"
@@ -85,6 +86,7 @@ class Dns:
             f'  database: ""\n  zonelistfile: "{folder}/zone.list"\n'
             f'  xfrdfile: "{folder}/xfrd.state"\n  logfile: "{self.nsd_log}"\n  verbosity: 2\n'
             f"  rrl-ratelimit: {rrl_ratelimit}\n  rrl-whitelist-ratelimit: {rrl_ratelimit}\n"
+            f"  rrl-slip: {rrl_slip}\n"
             f"remote-control:\n  control-enable: no\n"
             f"zone:\n  name: {ZONE}.\n  zonefile: {ZONE}.zone.signed\n"
         )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,7 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
 
 from mailtls import dmarc, spf
@@ -106,11 +108,11 @@ class _Resolver:
                 return Answer("servfail" if r.rcode() == dns.rcode.SERVFAIL else "error")
             owner = current
             for _hop in range(8):
-                cname = r.get_rrset(r.answer, owner, 1, dns.rdatatype.CNAME)
+                cname = r.get_rrset(r.answer, owner, dns.rdataclass.IN, dns.rdatatype.CNAME)
                 if cname is None or rtype == dns.rdatatype.CNAME:
                     break
                 owner = cname[0].target
-            rrset = r.get_rrset(r.answer, owner, 1, rtype)
+            rrset = r.get_rrset(r.answer, owner, dns.rdataclass.IN, rtype)
             if rrset is not None:
                 return Answer("ok", tuple(rd.to_text() for rd in rrset))
             if owner == current:
@@ -141,17 +143,15 @@ async def _mail(res: _Resolver, domain: str) -> None:
         hosts = [domain]
     else:
         parsed = (r.split() for r in mx.records)
-        hosts = sorted({p[1].rstrip(".").lower() for p in parsed if len(p) == 2} - {""})
-    sts = res.ask(f"_mta-sts.{domain}", "TXT")
-    rest = [
-        res.ask(f"_smtp._tls.{domain}", "TXT"),
-        res.ask(domain, "DS"),
-        res.ask(domain, "DNSKEY"),
-    ]
-    answer = await sts
+        valid = (p[1] for p in parsed if len(p) == 2 and p[0].isdigit())  # as discovery parses
+        hosts = sorted({name.rstrip(".").lower() for name in valid} - {""})
+    rest: list[Awaitable[object]] = [asyncio.ensure_future(_host(res, h)) for h in hosts]
+    rest += [res.ask(f"_smtp._tls.{domain}", "TXT"), res.ask(domain, "DS")]
+    rest += [res.ask(domain, "DNSKEY")]
+    answer = await res.ask(f"_mta-sts.{domain}", "TXT")
     if answer.status == "ok" and any(v.startswith("v=STSv1") for v in spf.joined(answer.records)):
         res.fetch(f"mta-sts.{domain}")
-    await asyncio.gather(*(_host(res, h) for h in hosts), *rest)
+    await asyncio.gather(*rest)
 
 
 async def _submission(res: _Resolver, domain: str, listed: tuple[str, ...]) -> None:
@@ -274,7 +274,7 @@ async def _run(inventory: Inventory, resolver: str, ca_bundle: Path) -> Floor:
     floor = Floor()
     res = _Resolver(resolver, floor, ca_bundle)
     started = time.monotonic()
-    jobs = []
+    jobs: list[Awaitable[object]] = []
     for d in inventory.domains:
         jobs += [_mail(res, d.name), _submission(res, d.name, d.submission)]
         jobs += [_spf(res, d.name), _dmarc(res, d.name)]
