@@ -13,9 +13,10 @@ Two layouts of the MX hosts (``--layout``), all on healthy testbed Postfix liste
 
 - ``ring`` (the default without ``--shards``): five MX hosts on five addresses, every domain with
   two of them (mx<i%5>, mx<i+1%5>): all domains share addresses, one group for ``--shard``;
-- ``groups`` (the default with ``--shards``): twelve addresses, one per group of domains, each
-  domain with two MX names (mx<g>, mx<g>b) on its group's address (a hosting provider's pattern):
-  twelve groups that ``--shard`` can deal out without breaking the per-address budget.
+- ``groups`` (the default with ``--shards``): up to twelve addresses, one per group of domains,
+  each domain with two MX names (mx<g>, mx<g>b) on its group's address (a hosting provider's
+  pattern): groups that ``--shard`` can deal out without breaking the per-address budget, as
+  many as N shards divide evenly (10 for 10 shards, 12 for 3 or 4), so the shards are balanced.
 
 A TLS-RPT record on every third domain. The certificates name the testbed's hosts, not the
 ``scale18`` names: CERT-MX-NAME findings are part of the mix. The resolver's cache is emptied
@@ -45,7 +46,7 @@ from tb.common import RUN  # noqa: E402  (the testbed's runtime folder, outside 
 
 from bench import scale_floor  # noqa: E402
 from bench.bench_suite import postfix_connects  # noqa: E402
-from bench.scale_dns import LAYOUT_ADDRESSES, UNBOUND, ZONE, Dns, dns_trouble  # noqa: E402
+from bench.scale_dns import LAYOUTS, UNBOUND, ZONE, Dns, address_count, dns_trouble  # noqa: E402
 from mailtls.inventory import load_inventory  # noqa: E402
 from tests.browser import Chromium  # noqa: E402
 
@@ -221,16 +222,17 @@ def main() -> int:
     ap.add_argument("--keep", help="keep the generated zone, inventory, logs and reports here")
     ap.add_argument("--shards", type=int, default=0, help="run as N shards (--shard=K/N) + merge")
     ap.add_argument("--shard-balance", action="store_true", help="pass --shard-balance")
-    ap.add_argument("--layout", choices=sorted(LAYOUT_ADDRESSES), help="ring or groups (above)")
+    ap.add_argument("--layout", choices=LAYOUTS, help="ring or groups (above)")
     args = ap.parse_args()
     layout = args.layout or ("groups" if args.shards else "ring")
+    count = address_count(layout, args.shards)
     env = json.loads((RUN / "env.json").read_text())
     log = Path(env["postfix_log"])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep or tmp)
         folder.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        dns = Dns(folder, args.domains, layout)
+        dns = Dns(folder, args.domains, layout, addresses=count)
         setup = time.monotonic() - started
         try:
             domains = [f"d{i:05d}.{ZONE}" for i in range(args.domains)]
@@ -241,7 +243,6 @@ def main() -> int:
             )
             floor_trouble = dns_trouble(dns, marks)
             dns.restart_unbound()
-            count = LAYOUT_ADDRESSES[layout]
             print(
                 f"{args.domains} signed domains, layout {layout}: {count} MX addresses "
                 f"(zone signed, DNS up in {setup:.1f} s)"

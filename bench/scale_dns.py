@@ -18,24 +18,33 @@ ADDRESSES = [
     "127.0.11.5", "127.0.11.30", "127.0.11.31", "127.0.11.32", "127.0.11.33", "127.0.11.34",
     "127.0.11.35",  # implicit, danebad, daneusage, daneinsecure, danesha512, danetaroot, stswild
 ]  # fmt: skip
-LAYOUT_ADDRESSES = {"ring": 5, "groups": 12}
+LAYOUTS = ("groups", "ring")
+RING = 5
 
 
-def zone_lines(domains: int, layout: str, nsd: str = NSD) -> list[str]:
+def address_count(layout: str, shards: int = 0) -> int:
+    """The ring's five addresses; for groups, the most groups (at most twelve) that N shards
+    divide evenly (10 for 10 shards, 12 for 3), else twelve."""
+    if layout == "ring":
+        return RING
+    fits = [g for g in range(1, len(ADDRESSES) + 1) if shards and g % shards == 0]
+    return max(fits, default=len(ADDRESSES))
+
+
+def zone_lines(domains: int, layout: str, nsd: str = NSD, count: int = RING) -> list[str]:
     lines = [
         "$TTL 300",
         f"{ZONE}. IN SOA ns.{ZONE}. hostmaster.{ZONE}. 1 3600 600 86400 300",
         f"{ZONE}. IN NS ns.{ZONE}.",
         f"ns.{ZONE}. IN A {nsd}",
     ]
-    count = LAYOUT_ADDRESSES[layout]
     lines += [f"mx{k}.{ZONE}. IN A {ip}" for k, ip in enumerate(ADDRESSES[:count])]
     if layout == "groups":
         lines += [f"mx{k}b.{ZONE}. IN A {ip}" for k, ip in enumerate(ADDRESSES[:count])]
     for i in range(domains):
         d = f"d{i:05d}.{ZONE}."
         first, second = (
-            (f"mx{i % 5}", f"mx{(i + 1) % 5}")
+            (f"mx{i % count}", f"mx{(i + 1) % count}")
             if layout == "ring"
             else (f"mx{i % count}", f"mx{i % count}b")
         )
@@ -67,10 +76,13 @@ class Dns:
         unbound: str = UNBOUND,
         rrl_ratelimit: int = 0,
         rrl_slip: int = 2,  # NSD's default: every 2nd rate-limited answer truncated, not dropped
+        addresses: int = RING,
     ) -> None:
         self.folder, self.unbound = folder, unbound
         self.log, self.nsd_log = folder / "unbound.log", folder / "nsd.log"
-        (folder / f"{ZONE}.zone").write_text("\n".join(zone_lines(domains, layout, nsd)) + "\n")
+        (folder / f"{ZONE}.zone").write_text(
+            "\n".join(zone_lines(domains, layout, nsd, addresses)) + "\n"
+        )
         key = subprocess.run(
             ["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", ZONE],
             cwd=folder, check=True, capture_output=True, text=True,
