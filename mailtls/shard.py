@@ -100,7 +100,8 @@ def plan(
     notes = []
     for g in found:
         if len(g) > 1 and len(g) > share:
-            shared = sorted(set.intersection(*(_addresses(discoveries.get(d)) for d in g)) or {"?"})
+            # Linked transitively (a-b, b-c), so no one address need be common to all: name them all.
+            shared = sorted(set.union(*(_addresses(discoveries.get(d)) for d in g)))
             what = (
                 "dealt over the shards one domain at a time (--shard-balance): the per-address "
                 "budget no longer holds across shards; the merged report states the connections "

@@ -44,6 +44,14 @@ def test_plan_keeps_groups_whole_and_says_when_one_is_too_big() -> None:
     assert "--shard-balance" in balanced.notes[0]
 
 
+def test_a_ring_of_shared_addresses_names_its_addresses() -> None:
+    # d0 on .1+.2, d1 on .2+.3, ...: one group, though no address is common to all its domains.
+    names = [f"d{i}" for i in range(6)]
+    found = {n: _disc(n, f"10.0.0.{i % 3}", f"10.0.0.{(i + 1) % 3}") for i, n in enumerate(names)}
+    (note,) = shard.plan(names, found, 1, 2).notes
+    assert "6 domains share MX addresses (10.0.0.0, 10.0.0.1, 10.0.0.2; first d0)" in note
+
+
 @pytest.mark.parametrize("text", ["0/3", "4/3", "1", "a/b", "1/0"])
 def test_bad_shard_spec(text: str) -> None:
     with pytest.raises(shard.ShardError, match="expected K/N"):
