@@ -42,9 +42,12 @@ def _host_addresses(client: DnsClient, host: str, preference: int) -> MxHost:
     return MxHost(name=host, preference=preference, addresses=addresses, a=a, aaaa=aaaa, tlsa=tlsa)
 
 
-def discover(client: DnsClient, domain: str) -> Discovery:
-    """Discover one domain's mail hosts, their addresses and TLSA records, and its MTA-STS TXT."""
+def discover(client: DnsClient, domain: str, addresses_only: bool = False) -> Discovery:
+    """Discover one domain's mail hosts, their addresses and TLSA records, and its MTA-STS TXT;
+    with ``addresses_only``, the MX hosts and their addresses only (what a shard plan needs)."""
     found = _discover_mx(client, domain)
+    if addresses_only:
+        return found
     if found.mx.status == "servfail":
         unchecked = client.query(domain, "MX", checking_disabled=True)
         bogus = unchecked.status in ("ok", "nodata", "nxdomain")
@@ -107,8 +110,11 @@ def _discover_mx(client: DnsClient, domain: str) -> Discovery:
     best: dict[str, int] = {}
     for pref, name in others:
         best[name] = min(pref, best.get(name, pref))
-    with ThreadPoolExecutor(max_workers=min(8, max(1, len(best)))) as pool:
-        hosts = list(pool.map(lambda item: _host_addresses(client, item[0], item[1]), best.items()))
+    if len(best) <= 2:  # the usual case: no pool of its own (most answers are shared already)
+        hosts = [_host_addresses(client, name, pref) for name, pref in best.items()]
+    else:
+        with ThreadPoolExecutor(max_workers=min(8, len(best))) as pool:
+            hosts = list(pool.map(lambda kv: _host_addresses(client, kv[0], kv[1]), best.items()))
     hosts.sort(key=lambda h: (h.preference, h.name))
     answers = (mx, *(x for h in hosts for x in (h.a, h.aaaa, h.tlsa) if x is not None))
     return Discovery(
@@ -183,13 +189,15 @@ def srv_records(answer: DnsAnswer) -> tuple[SrvRecord, ...]:
     return tuple(r for r in (parse_srv(x) for x in answer.records) if r is not None)
 
 
-def discover_all(client: DnsClient, domains: Iterable[str], workers: int) -> dict[str, Discovery]:
+def discover_all(
+    client: DnsClient, domains: Iterable[str], workers: int, addresses_only: bool = False
+) -> dict[str, Discovery]:
     """Discover many domains concurrently; an unexpected exception becomes an error discovery."""
     names = list(domains)
 
     def safe(domain: str) -> Discovery:
         try:
-            return discover(client, domain)
+            return discover(client, domain, addresses_only)
         except Exception as exc:
             placeholder = DnsAnswer(
                 domain,

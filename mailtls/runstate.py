@@ -144,11 +144,13 @@ class MailtlsRun:
         )
 
     def apply_shard(self) -> None:
-        """Keep only this shard's domains (discovering the whole inventory to group them)."""
+        """Keep only this shard's domains. Grouping them needs every domain's MX addresses (not
+        its other records: those are looked up for this shard's domains only)."""
         if self.shard is None or self.inventory is None or self.shard_plan is not None:
             return
         names = [d.name for d in self.inventory.domains]
-        self.shard_plan = shard_mod.plan(names, self.discover(), *self.shard, self.shard_balance)
+        where = discovery_mod.discover_all(self.dns, names, self.dns_workers, addresses_only=True)
+        self.shard_plan = shard_mod.plan(names, where, *self.shard, self.shard_balance)
         keep = set(self.shard_plan.domains)
         self.full_inventory = self.inventory
         self.inventory = dataclasses.replace(
