@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -30,6 +30,8 @@ from mailtls.rows import NOT_OF_THE_TARGET, PROVIDERS, Row
 from mailtls.runstate import RUN, MailtlsRun
 from mailtls.targets import Target
 from mailtls.verdicts import NA_PREFIX, Verdict
+
+_T = TypeVar("_T")
 
 #: Up to this many domains in the inventory (or the shard), one test item per row.
 AUTO_SINGLE_DOMAINS = 100
@@ -43,16 +45,55 @@ WORST: tuple[Verdict, ...] = ("fail", "error", "warn", "pass", "not_applicable")
 
 def rows_per_item(state: MailtlsRun, targets: int) -> int:
     """How many rows one item of a check judges (``--rows-per-item``, else the auto rule)."""
-    if state.rows_per_item is not None:
-        return max(1, state.rows_per_item)
     assert state.inventory is not None
-    if len(state.inventory.domains) <= AUTO_SINGLE_DOMAINS:
+    return item_size(state.rows_per_item, len(state.inventory.domains), targets)
+
+
+def item_size(setting: int | None, domains: int, targets: int) -> int:
+    """Rows per item: ``setting`` (--rows-per-item), else 1 up to AUTO_SINGLE_DOMAINS domains,
+    else the check's ``targets`` rows dealt into AUTO_ITEMS items."""
+    if setting is not None:
+        return max(1, setting)
+    if domains <= AUTO_SINGLE_DOMAINS:
         return 1
     return max(1, math.ceil(targets / AUTO_ITEMS))
 
 
-def chunks(targets: Sequence[Target], size: int) -> list[Sequence[Target]]:
-    return [targets[i : i + size] for i in range(0, len(targets), size)]
+def item_name(function: str, k: int, total: int, first: str, last: str) -> str:
+    """The name of the k-th (0-based) of ``total`` batch items, by its first and last domain."""
+    return f"{function}[{k + 1:0{len(str(total))}d}of{total}-{first}..{last}]"
+
+
+def gating_text(req: requirements.Requirement, gating: Sequence[Result], total: int) -> str:
+    """A failing batch's report: its gating rows (up to LISTED), then the rule and the fix."""
+    lines = [f"{req.id}: {len(gating)} of {total} row(s) gate"]
+    lines += [f"  {r.test} [{r.verdict}] {r.message}" for r in gating[:LISTED]]
+    if len(gating) > LISTED:
+        lines.append(f"  ... and {len(gating) - LISTED} more (every row: the HTML report, JSON)")
+    lines.append(finding_text(req, gating[0]).split("\n", 1)[1])  # the rule and the fix
+    return "\n".join(lines)
+
+
+def properties(req: requirements.Requirement, rows: Sequence[Result]) -> list[tuple[str, str]]:
+    """A batch item's report columns and JUnit properties."""
+    counts = {v: sum(1 for r in rows if r.verdict == v) for v in WORST}
+    return [
+        ("requirement", req.id),
+        ("verdict", worst(rows)),
+        ("profile", ", ".join(sorted({r.profile for r in rows}))),
+        ("severity", ", ".join(sorted({r.severity for r in rows}))),
+        ("citation", req.citation_text()),
+        ("domain", f"{rows[0].domain} .. {rows[-1].domain}" if len(rows) > 1 else rows[0].domain),
+        ("host", ""),
+        ("ip", ""),
+        ("rows", ", ".join(f"{n} {v}" for v, n in counts.items() if n)),
+        ("waived", str(sum(r.waived for r in rows))),
+    ]
+
+
+def chunks(items: Sequence[_T], size: int) -> list[Sequence[_T]]:
+    """Contiguous slices of ``size`` (the last one shorter), in order."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def argnames(function: Callable[..., object]) -> tuple[str, ...]:
@@ -149,14 +190,7 @@ class RowBatch(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if not isinstance(excinfo.value, BatchFindings):
             return super().repr_failure(excinfo, style)
-        rows = excinfo.value.rows
-        req = self.requirement
-        lines = [f"{req.id}: {len(rows)} of {len(self.rows)} row(s) gate"]
-        lines += [f"  {r.test} [{r.verdict}] {r.message}" for r in rows[:LISTED]]
-        if len(rows) > LISTED:
-            lines.append(f"  ... and {len(rows) - LISTED} more (every row: the HTML report, JSON)")
-        lines.append(finding_text(req, rows[0]).split("\n", 1)[1])  # the rule and the fix
-        return "\n".join(lines)
+        return gating_text(self.requirement, excinfo.value.rows, len(self.rows))
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         code = getattr(self.function, "__code__", None)
@@ -173,11 +207,10 @@ def make_items(
 ) -> list[RowBatch]:
     """The batch items of one check, named by their place and their first and last domain."""
     parts = chunks(targets, size)
-    width = len(str(len(parts)))
     return [
         RowBatch.from_parent(
             collector,
-            name=f"{name}[{k + 1:0{width}d}of{len(parts)}-{part[0].domain}..{part[-1].domain}]",
+            name=item_name(name, k, len(parts), part[0].domain, part[-1].domain),
             function=function,
             requirement=req,
             targets=part,
@@ -203,21 +236,9 @@ def decorate(item: RowBatch, report: pytest.TestReport) -> None:
         line = item.reportinfo()[1] or 0
         report.longrepr = (str(item.path), line, f"Skipped: {NA_PREFIX}all {len(rows)} row(s)")
     report.mailtls_verdict = verdict  # type: ignore[attr-defined]
-    counts = {v: sum(1 for r in rows if r.verdict == v) for v in WORST}
-    properties = [
-        ("requirement", req.id),
-        ("verdict", verdict),
-        ("profile", ", ".join(sorted({r.profile for r in rows}))),
-        ("severity", ", ".join(sorted({r.severity for r in rows}))),
-        ("citation", req.citation_text()),
-        ("domain", f"{rows[0].domain} .. {rows[-1].domain}" if len(rows) > 1 else rows[0].domain),
-        ("host", ""),
-        ("ip", ""),
-        ("rows", ", ".join(f"{n} {v}" for v, n in counts.items() if n)),
-        ("waived", str(sum(r.waived for r in rows))),
-    ]
-    report.user_properties += properties
-    item.user_properties += properties
+    columns = properties(req, rows)
+    report.user_properties += columns
+    item.user_properties += columns
     findings = [r for r in rows if r.verdict not in ("pass", "not_applicable")]
     report_plugin.attach_findings(
         item.config, report, req, [(r.verdict, r.message, list(r.evidence)) for r in findings]

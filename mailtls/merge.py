@@ -23,7 +23,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from mailtls import evidence_load, evidencejson, gate, requirements
+from mailtls import batch, evidence_load, evidencejson, gate, requirements
 from mailtls.evidence import digest
 from mailtls.inventory import InventoryError, load_inventory
 from mailtls.probes.dns import parse_resolver
@@ -162,47 +162,91 @@ def _state(parts: list[dict[str, Any]], inventory_path: Path | None) -> MailtlsR
     return state
 
 
-def _junit(results: list[Result], strict: bool) -> ET.ElementTree[ET.Element]:
+def _junit(results: list[Result], state: MailtlsRun) -> ET.ElementTree[ET.Element]:
+    """The JUnit file a single run of the whole inventory writes: one test case per row up to
+    100 domains, else per batch item of each check (:mod:`mailtls.batch`, the same rule, names
+    and texts), so a 10,000-domain merge is 1,480 test cases, not a million."""
     suite = ET.Element("testsuite", name="mailtls")
     counts: Counter[str] = Counter()
+    checks: dict[str, list[Result]] = {}
     for r in results:
-        module, _, name = r.test.partition("::")
-        classname = re.sub(r"\.py$", "", module).replace("/", ".")
-        case = ET.SubElement(suite, "testcase", classname=classname, name=name)
-        props = ET.SubElement(case, "properties")
-        for key, value in (
-            ("requirement", r.requirement),
-            ("verdict", r.verdict),
-            ("profile", r.profile),
-            ("severity", r.severity),
-            ("domain", r.domain),
-            ("host", r.host),
-            ("ip", r.ip),
-        ):
-            ET.SubElement(props, "property", name=key, value=value or "")
-        req = requirements.get(r.requirement)
-        ET.SubElement(props, "property", name="citation", value=req.citation_text())
-        ET.SubElement(props, "property", name="waived", value="true" if r.waived else "false")
-        text = (
-            f"{req.id} [{r.verdict}] {r.message}\n  rule ({r.profile}): "
-            f"{req.rule_for(r.profile)}\n  fix: {req.fix}"
-        )
-        verdict = r.verdict
-        if r.waived or verdict == "not_applicable":
-            counts["skipped"] += 1
-            ET.SubElement(case, "skipped", message=r.message[:500])
-        elif verdict == "error":
-            counts["errors"] += 1
-            ET.SubElement(case, "error", message=r.message[:500]).text = text
-        elif verdict == "fail" or (verdict == "warn" and strict):
-            counts["failures"] += 1
-            ET.SubElement(case, "failure", message=r.message[:500]).text = text
-    suite.set("tests", str(len(results)))
+        checks.setdefault(r.test.split("[", 1)[0], []).append(r)
+    domains = len(state.inventory.domains) if state.inventory else 0
+    for check, rows in checks.items():
+        size = batch.item_size(None, domains, len(rows))
+        if size == 1:
+            for r in rows:
+                _row_case(suite, r, state.strict, counts)
+            continue
+        parts = batch.chunks(rows, size)
+        module, _, function = check.partition("::")
+        for k, part in enumerate(parts):
+            name = batch.item_name(function, k, len(parts), part[0].domain, part[-1].domain)
+            _batch_case(suite, f"{module}::{name}", list(part), state, counts)
+    suite.set("tests", str(len(suite.findall("testcase"))))
     for key in ("errors", "failures", "skipped"):
         suite.set(key, str(counts[key]))
     root = ET.Element("testsuites")
     root.append(suite)
     return ET.ElementTree(root)
+
+
+def _case(suite: ET.Element, test: str) -> ET.Element:
+    module, _, name = test.partition("::")
+    classname = re.sub(r"\.py$", "", module).replace("/", ".")
+    return ET.SubElement(suite, "testcase", classname=classname, name=name)
+
+
+def _batch_case(
+    suite: ET.Element, test: str, rows: list[Result], state: MailtlsRun, counts: Counter[str]
+) -> None:
+    req = requirements.get(rows[0].requirement)
+    case = _case(suite, test)
+    props = ET.SubElement(case, "properties")
+    for key, value in batch.properties(req, rows):
+        ET.SubElement(props, "property", name=key, value=value)
+    gating = [
+        r for r in rows if gate.gates(r, strict=state.strict, allow_errors=state.allow_errors)
+    ]
+    if gating:
+        counts["failures"] += 1
+        text = batch.gating_text(req, gating, len(rows))
+        ET.SubElement(case, "failure", message=text.split("\n", 1)[0]).text = text
+    elif batch.worst(rows) == "not_applicable":
+        counts["skipped"] += 1
+        ET.SubElement(case, "skipped", message=f"not applicable: all {len(rows)} row(s)")
+
+
+def _row_case(suite: ET.Element, r: Result, strict: bool, counts: Counter[str]) -> None:
+    case = _case(suite, r.test)
+    props = ET.SubElement(case, "properties")
+    for key, value in (
+        ("requirement", r.requirement),
+        ("verdict", r.verdict),
+        ("profile", r.profile),
+        ("severity", r.severity),
+        ("domain", r.domain),
+        ("host", r.host),
+        ("ip", r.ip),
+    ):
+        ET.SubElement(props, "property", name=key, value=value or "")
+    req = requirements.get(r.requirement)
+    ET.SubElement(props, "property", name="citation", value=req.citation_text())
+    ET.SubElement(props, "property", name="waived", value="true" if r.waived else "false")
+    text = (
+        f"{req.id} [{r.verdict}] {r.message}\n  rule ({r.profile}): "
+        f"{req.rule_for(r.profile)}\n  fix: {req.fix}"
+    )
+    verdict = r.verdict
+    if r.waived or verdict == "not_applicable":
+        counts["skipped"] += 1
+        ET.SubElement(case, "skipped", message=r.message[:500])
+    elif verdict == "error":
+        counts["errors"] += 1
+        ET.SubElement(case, "error", message=r.message[:500]).text = text
+    elif verdict == "fail" or (verdict == "warn" and strict):
+        counts["failures"] += 1
+        ET.SubElement(case, "failure", message=r.message[:500]).text = text
 
 
 def _rows(parts: list[dict[str, Any]]) -> list[Result]:
@@ -267,7 +311,7 @@ def merge(
             json.dumps(document, ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
         )
     if junitxml is not None:
-        _junit(results, state.strict).write(junitxml, encoding="utf-8", xml_declaration=True)
+        _junit(results, state).write(junitxml, encoding="utf-8", xml_declaration=True)
     if html is not None:
         html.write_text(_html(state, total, made, over), encoding="utf-8")
     print(

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -274,3 +276,28 @@ def test_a_check_without_the_target_fixture_is_a_usage_error(
         "test_checks.py", "--inventory=inventory.yaml", f"--rows-per-item={per_item}"
     )
     _one_usage_error(result, "a check must take the 'target' fixture")
+
+
+def test_a_merge_writes_the_junit_of_the_single_run_of_batch_items(
+    pytester: pytest.Pytester,
+) -> None:
+    """Above 100 domains a run's JUnit has one test case per batch item; the merge of its
+    evidence JSON writes the same test cases (names, outcomes), not one per row."""
+    domains = [f"{OUTCOMES[i % len(OUTCOMES)]}.d{i}.example" for i in range(120)]
+    result, rows = _run(pytester, domains, "--shard=1/1", "--junitxml=run.xml")
+    assert len(rows) == 120
+    merged = pytester.run(
+        sys.executable, "-m", "mailtls", "merge", "evidence.json", "--junitxml=merged.xml"
+    )
+    assert merged.ret == result.ret == pytest.ExitCode.TESTS_FAILED
+
+    def cases(name: str) -> dict[str, str]:
+        root = ElementTree.parse(pytester.path / name).getroot()
+        return {
+            c.get("name", ""): ",".join(sorted(x.tag for x in c if x.tag != "properties"))
+            for c in root.iter("testcase")
+        }
+
+    run = cases("run.xml")
+    assert len(run) == 20  # 120 rows dealt into 20 items of 6
+    assert cases("merged.xml") == run
