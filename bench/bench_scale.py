@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -55,7 +54,7 @@ from tests.browser import Chromium  # noqa: E402
 
 @dataclass
 class Child:
-    """One finished child process: exit status, wall time, its own peak RSS (wait4)."""
+    """One finished child process: exit status, wall time, its own peak RSS."""
 
     code: int
     wall: float
@@ -63,16 +62,32 @@ class Child:
     out: str
 
 
+#: Runs a command and writes its peak RSS (KB) to a file: a small process between this one and
+#: the measured one. Linux carries the parent's memory high-water mark into a child at fork and
+#: exec (``ru_maxrss``), so a child of this benchmark, which holds the floor's and earlier shards'
+#: data, would report at least this process's size.
+MEASURE = (
+    "import os, subprocess, sys\n"
+    "proc = subprocess.Popen(sys.argv[2:])\n"
+    "_pid, status, usage = os.wait4(proc.pid, 0)\n"
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def run_child(argv: list[str], out: Path) -> Child:
-    """Run one process, its output to ``out``; its peak RSS from its own rusage (os.wait4), not
-    RUSAGE_CHILDREN, which is the largest of all children so far."""
+    """Run one process, its output to ``out``; its own peak RSS, measured by a small process
+    between (:data:`MEASURE`), not by this one's rusage."""
+    rss = out.with_suffix(".rss")
     started = time.monotonic()
     with out.open("w") as fh:
-        proc = subprocess.Popen(argv, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, text=True)
-        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.run(
+            [sys.executable, "-c", MEASURE, str(rss), *argv],
+            cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
     wall = time.monotonic() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return Child(proc.returncode, wall, usage.ru_maxrss / 1024, out.read_text())
+    peak = int(rss.read_text()) / 1024 if rss.exists() else float("nan")
+    return Child(proc.returncode, wall, peak, out.read_text())
 
 
 def pytest_argv(args: argparse.Namespace, folder: Path, ca: str, extra: list[str]) -> list[str]:

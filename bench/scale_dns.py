@@ -136,8 +136,12 @@ class Dns:
         return (self.nsd_log.stat().st_size if self.nsd_log.exists() else 0), self.log_size()
 
     def stop(self) -> None:
-        for name in ("nsd.pid", "unbound.pid"):
-            _stop(self.folder / name)
+        """Stop our NSD and Unbound (by their PID files) and wait until they are gone: they
+        write their last log lines into the folder, which is then removed."""
+        pids = [_stop(self.folder / name) for name in ("nsd.pid", "unbound.pid")]
+        deadline = time.monotonic() + 10
+        while any(p is not None and _alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 def dns_trouble(dns: Dns, since: tuple[int, int]) -> str | None:
