@@ -23,6 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from mailtls import evidencejson  # noqa: E402
 from tests.test_dead_resolver import ADDRESS, FadingResolver  # noqa: E402
 
 
@@ -61,7 +62,7 @@ def main() -> int:
             seconds, code, tail = suite(folder, 5312, args.timeout)
         finally:
             fading.close()
-        rows = json.loads((folder / "out.json").read_text())["results"]
+        rows = evidencejson.expand(json.loads((folder / "out.json").read_text()))
         verdicts = collections.Counter(r["verdict"] for r in rows)
         named = sum(f"resolver {ADDRESS}:5312" in r["message"] for r in rows)
         print(

@@ -34,6 +34,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "testbed"))
 from tb.common import RUN  # noqa: E402  (the testbed's runtime folder, outside the checkout)
 
+from mailtls import evidencejson  # noqa: E402
+
 SCENARIOS = yaml.safe_load((REPO / "testbed" / "scenarios.yaml").read_text())
 
 
@@ -157,7 +159,7 @@ def main() -> int:
     server = _postfix_connects(log, offset)
 
     per_ip: dict[str, dict[str, dict[str, Any]]] = {}
-    for res in data["results"]:
+    for res in evidencejson.expand(data):
         for ev in (data["observations"][d] for d in res["evidence"]):
             if ev.get("type") in ("SmtpObservation", "TlsScan"):
                 per_ip.setdefault(ev["endpoint"]["ip"], {})[ev["type"] + ev["started"]] = ev
