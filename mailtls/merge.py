@@ -32,7 +32,15 @@ from mailtls.runstate import MailtlsRun
 from mailtls.summary import FINDINGS_TABLE, EvidenceIndex, summary_html
 
 USAGE_ERROR = 4
-SAME = ("strict", "allow_errors", "max_connections", "baseline", "profile", "inventory_sha256")
+SAME = (
+    "strict",
+    "allow_errors",
+    "max_connections",
+    "baseline",
+    "profile",
+    "inventory_sha256",
+    "rows_per_item",
+)
 
 
 class MergeError(Exception):
@@ -156,6 +164,7 @@ def _state(parts: list[dict[str, Any]], inventory_path: Path | None) -> MailtlsR
         strict=bool(run["strict"]),
         allow_errors=bool(run["allow_errors"]),
         baseline=baseline,
+        rows_per_item=run.get("rows_per_item"),  # None: the auto rule (and in older files)
         started=min(p["run"]["started"] for p in parts),
     )
     state.finished = max(p["run"]["finished"] for p in parts)
@@ -173,7 +182,7 @@ def _junit(results: list[Result], state: MailtlsRun) -> ET.ElementTree[ET.Elemen
         checks.setdefault(r.test.split("[", 1)[0], []).append(r)
     domains = len(state.inventory.domains) if state.inventory else 0
     for check, rows in checks.items():
-        size = batch.item_size(None, domains, len(rows))
+        size = batch.item_size(state.rows_per_item, domains, len(rows))
         if size == 1:
             for r in rows:
                 _row_case(suite, r, state.strict, counts)

@@ -174,6 +174,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "strict": state.strict,
             "allow_errors": state.allow_errors,
             "max_connections": state.max_connections,
+            "rows_per_item": state.rows_per_item,  # None: the auto rule (mailtls.batch)
             "baseline": str(state.baseline_path) if state.baseline_path else None,
             "exitstatus": int(session.exitstatus),
         },

@@ -190,6 +190,7 @@ def test_json_shape(suite: dict[str, Any]) -> None:
         "strict",
         "allow_errors",
         "max_connections",
+        "rows_per_item",
         "baseline",
         "exitstatus",
     }
