@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailtls import certchecks, certs, records
+from mailtls import certchecks, certs, recordchecks, records
 from mailtls.mtasts import (
     MAX_AGE_LIMIT,
     TAG,
@@ -35,15 +35,7 @@ from mailtls.verdicts import inconclusive, not_applicable, warn
 
 def _records(d: Discovery) -> list[bytes]:
     """The selected ``v=STSv1`` records (raw bytes), or the verdict that we could not look."""
-    answer = d.mta_sts_txt
-    if answer is None:
-        why = d.error or d.mx.describe()
-        inconclusive(
-            f"{d.domain}: the MTA-STS record was not looked up (MX discovery failed: {why})"
-        )
-    if answer.failed:
-        inconclusive(f"{d.domain}: {answer.describe()}")
-    return records.select(answer.records if answer.answered else (), TAG)
+    return recordchecks.selected(d, d.mta_sts_txt, "MTA-STS", TAG)
 
 
 @pytest.mark.requirement("MTASTS-TXT-UNIQUE")

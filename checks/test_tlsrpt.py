@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailtls import records, tlsrpt
+from mailtls import recordchecks, records, tlsrpt
 from mailtls.observations import Discovery
 from mailtls.requirements import Requirement
 from mailtls.verdicts import inconclusive, judge, not_applicable
@@ -16,15 +16,7 @@ from mailtls.verdicts import inconclusive, judge, not_applicable
 
 def _found(d: Discovery) -> list[bytes]:
     """The selected ``v=TLSRPTv1`` records (raw bytes), or the verdict that we could not look."""
-    answer = d.tlsrpt_txt
-    if answer is None:
-        why = d.error or d.mx.describe()
-        inconclusive(
-            f"{d.domain}: the TLS-RPT record was not looked up (MX discovery failed: {why})"
-        )
-    if answer.failed:
-        inconclusive(f"{d.domain}: {answer.describe()}")
-    return records.select(answer.records if answer.answered else (), tlsrpt.TAG)
+    return recordchecks.selected(d, d.tlsrpt_txt, "TLS-RPT", tlsrpt.TAG)
 
 
 def _problems(found: list[bytes]) -> list[str]:

@@ -53,7 +53,7 @@ def join_test(head: str, param: str | None) -> str:
     return head if param is None else f"{head}[{param}]"
 
 
-class _Interned:
+class Interned:
     """Distinct values in first-seen order, each with its index."""
 
     def __init__(self) -> None:
@@ -85,8 +85,8 @@ def encode(results: Iterable[Result], ref: Callable[[object], str]) -> dict[str,
             citations[r.requirement] = r.citation
         severity = facts[r.requirement]["severity"].setdefault(r.profile, r.severity)
         overrides = overrides or severity != r.severity or citations[r.requirement] != r.citation
-    checks, targets, messages = _Interned(), _Interned(), _Interned()
-    waivers, evidence = _Interned(), _Interned()
+    checks, targets, messages = Interned(), Interned(), Interned()
+    waivers, evidence = Interned(), Interned()
     table = []
     for r in rows:
         head, param = split_test(r.test)

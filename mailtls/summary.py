@@ -28,6 +28,7 @@ from typing import Any
 
 from mailtls import __version__, requirements
 from mailtls.evidence import digest, render_html
+from mailtls.evidencejson import Interned
 from mailtls.expiry import SeenCertificate, seen_certificates
 from mailtls.results import Result
 from mailtls.runstate import MailtlsRun
@@ -299,19 +300,6 @@ def _expiry(observations: Iterable[object], now: dt.datetime) -> str:
 # ---------------------------------------------------------------- every result, on demand
 
 
-class _Strings:
-    """Each distinct string once; rows refer to it by its position."""
-
-    def __init__(self) -> None:
-        self.pos: dict[str, int] = {}
-
-    def __call__(self, text: str) -> int:
-        return self.pos.setdefault(text, len(self.pos))
-
-    def table(self) -> list[str]:
-        return list(self.pos)
-
-
 def _domains(state: MailtlsRun, results: Sequence[Result], index: EvidenceIndex) -> str:
     """Every result, packed; report.js draws a domain's rows when it is opened.
 
@@ -322,7 +310,7 @@ def _domains(state: MailtlsRun, results: Sequence[Result], index: EvidenceIndex)
     assert state.inventory is not None
     reqs = list(dict.fromkeys(r.requirement for r in results))
     req_pos = {rid: i for i, rid in enumerate(reqs)}
-    text, ev = _Strings(), _Strings()
+    text, ev = Interned(), Interned()
     by_domain: dict[str, list[Result]] = defaultdict(list)
     for res in results:
         by_domain[res.domain].append(res)
@@ -350,7 +338,7 @@ def _domains(state: MailtlsRun, results: Sequence[Result], index: EvidenceIndex)
             f"{escape(state.profile_for(dom.name))} - {escape(tally)}</summary></details>"
         )
     catalogue = [[rid, requirements.get(rid).title] for rid in reqs]
-    data = {"reqs": catalogue, "text": text.table(), "ev": ev.table(), "rows": rows}
+    data = {"reqs": catalogue, "text": text.values(), "ev": ev.values(), "rows": rows}
     return (
         f"<h2>All results by domain ({len(results)})</h2><p>Passing and not-applicable results "
         "are here only; open a domain to draw its rows (this needs JavaScript).</p>"

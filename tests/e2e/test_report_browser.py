@@ -66,18 +66,19 @@ def _page(browser: Chromium, path: Path) -> Page:
     return page
 
 
-@pytest.fixture(scope="module")
-def report(testbed_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("browser")
+def _report(
+    testbed_env: dict[str, Any], tmp: Path, domains: str, html: Path, *extra: str
+) -> tuple[int, dict[str, Any]]:
+    """The suite over ``domains`` (YAML flow list items) into ``html``: (exit code, JSON)."""
     inventory = tmp / "inventory.yaml"
-    inventory.write_text("domains: [script.test, twomx.test]\n")
-    html = tmp / "report.html"
-    _, output, data = run_suite(
+    inventory.write_text(f"domains: [{domains}]\n")
+    code, output, data = run_suite(
         [
             f"--inventory={inventory}",
             f"--resolver={testbed_env['resolver']}",
             f"--ca-bundle={testbed_env['ca_bundle']}",
             "--timeout=2",
+            *extra,
             f"--html={html}",
             "--self-contained-html",
             "-q",
@@ -85,6 +86,14 @@ def report(testbed_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
         tmp,
     )
     assert data is not None and html.exists(), output[-3000:]
+    return code, data
+
+
+@pytest.fixture(scope="module")
+def report(testbed_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("browser")
+    html = tmp / "report.html"
+    _, data = _report(testbed_env, tmp, "script.test, twomx.test", html)
     banners = [
         line["text"]
         for r in data["results"]
@@ -159,23 +168,8 @@ def run_and_merge(
     """One run as the only shard (--shard=1/1, its report and evidence JSON), and the report
     ``python -m mailtls merge`` writes from that JSON alone."""
     tmp = tmp_path_factory.mktemp("merge")
-    inventory = tmp / "inventory.yaml"
-    inventory.write_text("domains: [script.test, twomx.test, good.test]\n")
     html = tmp / "run.html"
-    code, output, data = run_suite(
-        [
-            f"--inventory={inventory}",
-            f"--resolver={testbed_env['resolver']}",
-            f"--ca-bundle={testbed_env['ca_bundle']}",
-            "--timeout=2",
-            "--shard=1/1",
-            f"--html={html}",
-            "--self-contained-html",
-            "-q",
-        ],
-        tmp,
-    )
-    assert data is not None and html.exists(), output[-3000:]
+    code, _ = _report(testbed_env, tmp, "script.test, twomx.test, good.test", html, "--shard=1/1")
     merged = tmp / "merged.html"
     proc = subprocess.run(
         [sys.executable, "-m", "mailtls", "merge", str(tmp / "evidence.json"), f"--html={merged}"],
